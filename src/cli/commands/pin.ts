@@ -1,0 +1,42 @@
+import type { Command } from 'commander'
+import { withNode } from '../context.js'
+import { DEFAULT_PRIORITY, MAX_PRIORITY, MIN_PRIORITY } from '../../node.js'
+import { Repo } from '../../store/repo.js'
+
+export function register (program: Command): void {
+  program.command('pin')
+    .description(`pin content so gc never collects it (priority ${MIN_PRIORITY}-${MAX_PRIORITY}, default ${DEFAULT_PRIORITY}; pinning again updates it)`)
+    .argument('<hash>', 'content hash')
+    .option('-p, --priority <n>', 'pin priority, higher first', String(DEFAULT_PRIORITY))
+    .action(async (hash: string, opts: { priority: string }, cmd: Command) => {
+      await withNode(cmd, async ({ node, print }) => {
+        const res = await node.pin(hash, Repo.validatePriority(opts.priority))
+        print.result({ ...res, message: 'Content pinned successfully' })
+        print.line(`📌 Pinned: ${res.hash}`)
+        print.line(`   Priority: ${res.priority}`)
+      })
+    })
+
+  program.command('unpin')
+    .description('remove a pin')
+    .argument('<hash>', 'content hash')
+    .action(async (hash: string, _opts, cmd: Command) => {
+      await withNode(cmd, async ({ node, print }) => {
+        const res = await node.unpin(hash)
+        print.result({ ...res, message: 'Content unpinned successfully' })
+        print.line(res.was_pinned ? `✅ Unpinned: ${res.hash}` : `ℹ️  Not pinned: ${res.hash}`)
+      })
+    })
+
+  program.command('pins')
+    .description('list pins (hash -> priority)')
+    .action(async (_opts, cmd: Command) => {
+      await withNode(cmd, async ({ node, print }) => {
+        const pins = await node.pins()
+        print.result(pins)
+        const entries = Object.entries(pins).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+        print.line(`📌 Pinned Content (${entries.length} item${entries.length === 1 ? '' : 's'}):`)
+        for (const [h, p] of entries) print.line(`   ${h}  priority ${p}`)
+      })
+    })
+}

@@ -1,0 +1,23 @@
+import type { Command } from 'commander'
+import { withNode } from '../context.js'
+import { sizeLine } from '../format.js'
+
+export function register (program: Command): void {
+  program.command('stats')
+    .description('storage statistics (counts, stored vs logical bytes, dedup)')
+    .action(async (_opts, cmd: Command) => {
+      await withNode(cmd, async ({ node, print }) => {
+        const s = await node.stats()
+        print.result(s)
+        const st = s.storage
+        print.line('📊 Storage Statistics:')
+        print.line(`   Content items: ${st.content_count} (${st.file_count} files, ${st.directory_count} directories)`)
+        print.line(`   Chunks: ${st.chunk_count} (chunk size ${st.chunk_size} bytes, backend ${st.backend})`)
+        print.line(`   Stored bytes: ${sizeLine(st.stored_bytes)}`)
+        print.line(`   Logical bytes: ${sizeLine(st.logical_bytes)}`)
+        print.line(`   Dedup ratio: ${st.dedup_ratio}`)
+        if (st.disk_bytes !== undefined) print.line(`   On disk: ${sizeLine(st.disk_bytes)}`)
+        print.line(`   Pinned items: ${s.pins.count}`)
+      })
+    })
+}

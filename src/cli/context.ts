@@ -1,0 +1,67 @@
+/**
+ * What every command gets: the node (in-process here; a daemon through the
+ * HTTP client once --api lands) and a printer that honours --json.
+ */
+import type { Command } from 'commander'
+import { loadConfig } from '../config.js'
+import { isOpenHashError } from '../errors.js'
+import type { OpenHashNode } from '../node.js'
+import { LocalNode } from '../node.js'
+
+export interface Printer {
+  json: boolean
+  /** Human output (suppressed with --json). */
+  line(text?: string): void
+  /** The command's result as JSON (only with --json). */
+  result(value: unknown): void
+  /** One line on stderr. */
+  error(text: string): void
+}
+
+export interface CliContext {
+  node: OpenHashNode
+  print: Printer
+}
+
+export interface GlobalOptions {
+  dataDir?: string
+  json?: boolean
+}
+
+export function makePrinter (json: boolean): Printer {
+  return {
+    json,
+    line (text = '') { if (!json) process.stdout.write(text + '\n') },
+    result (value) { if (json) process.stdout.write(JSON.stringify(value, null, 2) + '\n') },
+    error (text) { process.stderr.write(text.replace(/\s*\n\s*/g, ' ') + '\n') }
+  }
+}
+
+/** Exit status the CLI returns once its command settles. */
+export const status = { code: 0 }
+
+export function errorMessage (err: unknown): string {
+  if (isOpenHashError(err)) return err.message
+  if (err instanceof Error) return err.message
+  return String(err)
+}
+
+/** Run a command action with an open node; errors become one line on stderr. */
+export async function withNode (cmd: Command, action: (ctx: CliContext) => Promise<number | void>): Promise<void> {
+  const globals = cmd.optsWithGlobals<GlobalOptions>()
+  const print = makePrinter(globals.json === true)
+  let node: OpenHashNode | undefined
+  try {
+    const config = loadConfig({ dataDir: globals.dataDir })
+    node = await LocalNode.open(config, `openhash ${cmd.name()}`)
+    const code = await action({ node, print })
+    status.code = code ?? 0
+  } catch (err) {
+    if (process.env.OPENHASH_DEBUG !== undefined) console.error(err)
+    print.error(`Error: ${errorMessage(err)}`)
+    if (print.json) process.stdout.write(JSON.stringify({ error: errorMessage(err), code: isOpenHashError(err) ? err.code : 'INTERNAL' }) + '\n')
+    status.code = 1
+  } finally {
+    await node?.close().catch(() => {})
+  }
+}

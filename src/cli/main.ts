@@ -1,0 +1,49 @@
+/**
+ * The `openhash` command line. Each command lives in commands/<name>.ts and
+ * talks only to the OpenHashNode interface.
+ */
+import { Command, CommanderError } from 'commander'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { packageRoot } from '../config.js'
+import { status } from './context.js'
+import { register as add } from './commands/add.js'
+import { register as get } from './commands/get.js'
+import { register as view } from './commands/view.js'
+import { register as list } from './commands/list.js'
+import { register as pin } from './commands/pin.js'
+import { register as rm } from './commands/rm.js'
+import { register as gc } from './commands/gc.js'
+import { register as stats } from './commands/stats.js'
+import { register as verify } from './commands/verify.js'
+
+export function buildProgram (): Command {
+  const version = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')).version as string
+  const program = new Command()
+    .name('openhash')
+    .description('OpenHashDB: content-addressable storage; content is named by its SHA-256')
+    .version(version)
+    .option('-d, --data-dir <path>', 'data directory (default: $OPENHASH_DATA_DIR or ~/.openhash)')
+    .option('--json', 'machine-readable JSON output')
+    .showHelpAfterError('(run openhash --help for usage)')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s.replace(/^error:/, 'Error:')) })
+  for (const reg of [add, get, view, list, pin, rm, gc, stats, verify]) reg(program)
+  for (const cmd of program.commands) cmd.exitOverride()
+  return program
+}
+
+export async function main (argv: string[]): Promise<number> {
+  status.code = 0
+  // a closed pipe (`openhash list | head`) ends output quietly
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'EPIPE') process.exit(status.code) })
+  const program = buildProgram()
+  try {
+    await program.parseAsync(argv)
+  } catch (err) {
+    if (err instanceof CommanderError) return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help' ? 0 : (err.exitCode || 1)
+    process.stderr.write(`Error: ${err instanceof Error ? err.message : String(err)}\n`)
+    return 1
+  }
+  return status.code
+}

@@ -1,0 +1,119 @@
+/**
+ * Configuration, read and validated in one place. Precedence, lowest first:
+ * shipped defaults (config/default.json), <data-dir>/config.json, environment
+ * variables (OPENHASH_<SECTION>_<KEY>, e.g. OPENHASH_STORAGE_BACKEND), flags.
+ * The data directory itself: --data-dir, else OPENHASH_DATA_DIR, else ~/.openhash.
+ */
+import { readFileSync } from 'node:fs'
+import { homedir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { z } from 'zod'
+import { ConfigInvalidError } from './errors.js'
+
+const StorageSchema = z.strictObject({
+  backend: z.enum(['pack', 'leveldb']),
+  chunk_size: z.number().int().min(4096).max(4 * 1024 * 1024),
+  pack_max_bytes: z.number().int().min(1024 * 1024).max(64 * 1024 * 1024 * 1024),
+  compact_threshold: z.number().min(0).max(1),
+  verify_on_read: z.boolean()
+})
+
+const ConfigSchema = z.strictObject({
+  storage: StorageSchema
+})
+
+export type FileConfig = z.infer<typeof ConfigSchema>
+export interface Config extends FileConfig { data_dir: string }
+
+/** Where the package's shipped files live (works from src/ under vitest and from dist/src/). */
+export function packageRoot (): string {
+  const here = fileURLToPath(new URL('.', import.meta.url))
+  return here.includes('/dist/') ? resolve(here, '..', '..') : resolve(here, '..')
+}
+
+function readJson (path: string, optional: boolean): Record<string, any> | undefined {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (err: any) {
+    if (optional && err?.code === 'ENOENT') return undefined
+    throw new ConfigInvalidError(`cannot read config file ${path}: ${err?.message ?? String(err)}`)
+  }
+  try {
+    return JSON.parse(text)
+  } catch (err: any) {
+    throw new ConfigInvalidError(`config file ${path} is not valid JSON: ${err?.message ?? String(err)}`)
+  }
+}
+
+function merge (base: Record<string, any>, over: Record<string, any> | undefined): Record<string, any> {
+  if (over === undefined) return base
+  const out: Record<string, any> = { ...base }
+  for (const [k, v] of Object.entries(over)) {
+    out[k] = v !== null && typeof v === 'object' && !Array.isArray(v) && typeof out[k] === 'object' && out[k] !== null
+      ? merge(out[k], v)
+      : v
+  }
+  return out
+}
+
+/** Parse an environment string as the type of the default it overrides. */
+function coerce (raw: string, like: unknown, name: string): unknown {
+  if (typeof like === 'number') {
+    const n = Number(raw)
+    if (raw.trim() === '' || Number.isNaN(n)) throw new ConfigInvalidError(`${name}: expected a number, got "${raw}"`)
+    return n
+  }
+  if (typeof like === 'boolean') {
+    if (/^(1|true|yes|on)$/i.test(raw)) return true
+    if (/^(0|false|no|off)$/i.test(raw)) return false
+    throw new ConfigInvalidError(`${name}: expected true or false, got "${raw}"`)
+  }
+  return raw
+}
+
+function fromEnv (defaults: Record<string, any>, env: NodeJS.ProcessEnv): Record<string, any> {
+  const out: Record<string, any> = {}
+  for (const [section, values] of Object.entries(defaults)) {
+    if (values === null || typeof values !== 'object') continue
+    for (const [key, like] of Object.entries(values)) {
+      const name = `OPENHASH_${section}_${key}`.toUpperCase()
+      const raw = env[name]
+      if (raw === undefined) continue
+      out[section] ??= {}
+      out[section][key] = coerce(raw, like, name)
+    }
+  }
+  return out
+}
+
+export function resolveDataDir (flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  if (flag !== undefined && flag !== '') return resolve(flag)
+  if (env.OPENHASH_DATA_DIR !== undefined && env.OPENHASH_DATA_DIR !== '') return resolve(env.OPENHASH_DATA_DIR)
+  return join(homedir(), '.openhash')
+}
+
+export interface LoadConfigOptions {
+  dataDir?: string
+  env?: NodeJS.ProcessEnv
+  /** Overrides from flags, same shape as the file. */
+  overrides?: Record<string, any>
+}
+
+export function loadConfig (options: LoadConfigOptions = {}): Config {
+  const env = options.env ?? process.env
+  const dataDir = resolveDataDir(options.dataDir, env)
+  const defaults = readJson(join(packageRoot(), 'config', 'default.json'), false)!
+  const userPath = join(dataDir, 'config.json')
+  let merged = merge(defaults, readJson(userPath, true))
+  merged = merge(merged, fromEnv(defaults, env))
+  merged = merge(merged, options.overrides)
+  const parsed = ConfigSchema.safeParse(merged)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]
+    const where = issue.path.length > 0 ? issue.path.join('.') : '(top level)'
+    throw new ConfigInvalidError(`invalid configuration: ${where}: ${issue.message} (defaults in config/default.json, overrides in ${userPath} and OPENHASH_* variables)`, { path: where })
+  }
+  return { ...parsed.data, data_dir: dataDir }
+}

@@ -1,0 +1,74 @@
+/**
+ * Typed errors with stable codes. Callers (CLI, HTTP API, HTTP client) match on
+ * `code`, never on message text. `src/api/errors.ts` (HTTP) maps codes to status.
+ */
+export type ErrorCode =
+  | 'INVALID_HASH'
+  | 'INVALID_ARGUMENT'
+  | 'INVALID_PRIORITY'
+  | 'NOT_FOUND'
+  | 'NOT_A_DIRECTORY'
+  | 'IS_A_DIRECTORY'
+  | 'NOT_ADDED'
+  | 'SOURCE_NOT_FOUND'
+  | 'SOURCE_UNREADABLE'
+  | 'SYMLINK_LOOP'
+  | 'UNSUPPORTED_FILE_TYPE'
+  | 'STORE_LOCKED'
+  | 'STORE_INCOMPATIBLE'
+  | 'CORRUPT_DATA'
+  | 'CONFIG_INVALID'
+  | 'ABORTED'
+  | 'INTERNAL'
+
+export class OpenHashError extends Error {
+  readonly code: ErrorCode
+  readonly details?: Record<string, unknown>
+
+  constructor (code: ErrorCode, message: string, details?: Record<string, unknown>, options?: { cause?: unknown }) {
+    super(message, options)
+    this.code = code
+    this.details = details
+    this.name = 'OpenHashError'
+  }
+}
+
+function define (code: ErrorCode, name: string) {
+  const Cls = class extends OpenHashError {
+    static readonly code: ErrorCode = code
+    constructor (message: string, details?: Record<string, unknown>, options?: { cause?: unknown }) {
+      super(code, message, details, options)
+      this.name = name
+    }
+  }
+  Object.defineProperty(Cls, 'name', { value: name })
+  return Cls
+}
+
+export const InvalidHashError = define('INVALID_HASH', 'InvalidHashError')
+export const InvalidArgumentError = define('INVALID_ARGUMENT', 'InvalidArgumentError')
+export const InvalidPriorityError = define('INVALID_PRIORITY', 'InvalidPriorityError')
+export const NotFoundError = define('NOT_FOUND', 'NotFoundError')
+export const NotADirectoryError = define('NOT_A_DIRECTORY', 'NotADirectoryError')
+export const IsADirectoryError = define('IS_A_DIRECTORY', 'IsADirectoryError')
+export const NotAddedError = define('NOT_ADDED', 'NotAddedError')
+export const SourceNotFoundError = define('SOURCE_NOT_FOUND', 'SourceNotFoundError')
+export const SourceUnreadableError = define('SOURCE_UNREADABLE', 'SourceUnreadableError')
+export const SymlinkLoopError = define('SYMLINK_LOOP', 'SymlinkLoopError')
+export const UnsupportedFileTypeError = define('UNSUPPORTED_FILE_TYPE', 'UnsupportedFileTypeError')
+export const StoreLockedError = define('STORE_LOCKED', 'StoreLockedError')
+export const StoreIncompatibleError = define('STORE_INCOMPATIBLE', 'StoreIncompatibleError')
+export const CorruptDataError = define('CORRUPT_DATA', 'CorruptDataError')
+export const ConfigInvalidError = define('CONFIG_INVALID', 'ConfigInvalidError')
+export const AbortedError = define('ABORTED', 'AbortedError')
+
+export function isOpenHashError (err: unknown): err is OpenHashError {
+  return err instanceof OpenHashError
+}
+
+/** Turn an abort reason into our typed error. */
+export function throwIfAborted (signal?: AbortSignal): void {
+  if (signal?.aborted === true) {
+    throw new AbortedError('operation aborted', undefined, { cause: signal.reason })
+  }
+}

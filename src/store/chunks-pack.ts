@@ -1,0 +1,303 @@
+/**
+ * Chunk store on append-only pack files, indexed in the metadata KV.
+ *
+ * Layout: <dir>/NNNNNNNN.pack files made of records
+ *   [magic "OHC1" (4)][sha256 (32)][length u32 BE (4)][bytes]
+ * Index: KV key `pk/<hash>` -> [pack u32][offset f64][length u32] (16 bytes),
+ * counters at `pk!stats`.
+ *
+ * Durability: `flush()` fdatasyncs the pack, then writes the index entries in
+ * one synced KV batch, so an indexed chunk is always on disk. Bytes appended
+ * but never indexed (a crash before the batch) are dead space that
+ * `compact()` reclaims. `compact()` copies live records out of mostly-dead
+ * packs, re-indexes them (synced), then unlinks the old pack.
+ */
+import { mkdir, open, readdir, stat, unlink } from 'node:fs/promises'
+import type { FileHandle } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { ChunkStore, ChunkStoreStats, CompactResult } from './chunk-store.js'
+import { decodeCounters, encodeCounters } from './chunk-store.js'
+import type { KvOp, KvStore } from './kv.js'
+import { Mutex } from './mutex.js'
+import { CorruptDataError, NotFoundError } from '../errors.js'
+
+const MAGIC = Buffer.from('OHC1')
+const HEADER = 40
+const INDEX_PREFIX = 'pk/'
+const STATS_KEY = 'pk!stats'
+
+interface Location { pack: number, offset: number, length: number }
+
+export interface PackChunkStoreInit {
+  /** Start a new pack file once the current one reaches this size. */
+  maxPackBytes?: number
+  /** compact() rewrites packs whose live fraction is below this. */
+  compactThreshold?: number
+}
+
+function encodeLocation (loc: Location): Uint8Array {
+  const buf = Buffer.alloc(16)
+  buf.writeUInt32BE(loc.pack, 0)
+  buf.writeDoubleBE(loc.offset, 4)
+  buf.writeUInt32BE(loc.length, 12)
+  return buf
+}
+
+function decodeLocation (value: Uint8Array): Location {
+  const buf = Buffer.from(value.buffer, value.byteOffset, value.byteLength)
+  return { pack: buf.readUInt32BE(0), offset: buf.readDoubleBE(4), length: buf.readUInt32BE(12) }
+}
+
+const packName = (id: number): string => `${String(id).padStart(8, '0')}.pack`
+
+export class PackChunkStore implements ChunkStore {
+  readonly backend = 'pack'
+  private readonly maxPackBytes: number
+  private readonly compactThreshold: number
+  private readonly readers = new Map<number, Promise<FileHandle>>()
+  private writer?: { id: number, fh: FileHandle, size: number, dirty: boolean }
+  private staged = new Map<string, Location>()
+  private readonly writeLock = new Mutex()
+  private readonly indexLock = new Mutex()
+
+  constructor (private readonly dir: string, private readonly kv: KvStore, init: PackChunkStoreInit = {}) {
+    this.maxPackBytes = init.maxPackBytes ?? 256 * 1024 * 1024
+    this.compactThreshold = init.compactThreshold ?? 0.5
+  }
+
+  async open (): Promise<void> {
+    await mkdir(this.dir, { recursive: true })
+    const ids = await this.packIds()
+    const last = ids.at(-1)
+    if (last !== undefined) {
+      const size = (await stat(join(this.dir, packName(last)))).size
+      if (size < this.maxPackBytes) {
+        this.writer = { id: last, fh: await open(join(this.dir, packName(last)), 'r+'), size, dirty: false }
+        return
+      }
+    }
+    await this.rotate((last ?? 0) + 1)
+  }
+
+  async close (): Promise<void> {
+    await this.flush()
+    await this.writer?.fh.close()
+    this.writer = undefined
+    for (const p of this.readers.values()) await (await p).close().catch(() => {})
+    this.readers.clear()
+  }
+
+  private async packIds (): Promise<number[]> {
+    return (await readdir(this.dir))
+      .filter(n => /^\d{8}\.pack$/.test(n))
+      .map(n => Number.parseInt(n, 10))
+      .sort((a, b) => a - b)
+  }
+
+  private async rotate (id: number): Promise<void> {
+    const old = this.writer
+    if (old !== undefined) {
+      if (old.dirty) await old.fh.datasync()
+      await old.fh.close()
+    }
+    const fh = await open(join(this.dir, packName(id)), 'wx+')
+    // make the new file's directory entry durable
+    const dirFh = await open(this.dir, 'r')
+    try { await dirFh.sync() } finally { await dirFh.close() }
+    this.writer = { id, fh, size: 0, dirty: false }
+  }
+
+  private async locate (hash: string): Promise<Location | undefined> {
+    const staged = this.staged.get(hash)
+    if (staged !== undefined) return staged
+    const value = await this.kv.get(INDEX_PREFIX + hash)
+    return value === undefined ? undefined : decodeLocation(value)
+  }
+
+  async has (hash: string): Promise<boolean> {
+    return (await this.locate(hash)) !== undefined
+  }
+
+  private reader (id: number): Promise<FileHandle> {
+    let p = this.readers.get(id)
+    if (p === undefined) {
+      p = open(join(this.dir, packName(id)), 'r')
+      p.catch(() => this.readers.delete(id))
+      this.readers.set(id, p)
+    }
+    return p
+  }
+
+  async get (hash: string): Promise<Uint8Array> {
+    for (let attempt = 0; ; attempt++) {
+      const loc = await this.locate(hash)
+      if (loc === undefined) throw new NotFoundError(`chunk not found: ${hash}`, { hash })
+      try {
+        const fh = await this.reader(loc.pack)
+        const buf = Buffer.allocUnsafe(HEADER + loc.length)
+        const { bytesRead } = await fh.read(buf, 0, buf.length, loc.offset)
+        if (bytesRead !== buf.length || !buf.subarray(0, 4).equals(MAGIC) ||
+            buf.subarray(4, 36).toString('hex') !== hash || buf.readUInt32BE(36) !== loc.length) {
+          throw new CorruptDataError(`chunk ${hash}: pack record at ${packName(loc.pack)}:${loc.offset} is damaged`, { hash })
+        }
+        return buf.subarray(HEADER)
+      } catch (err: any) {
+        // compaction may have moved the chunk and removed its old pack: look again once
+        if (attempt === 0 && (err?.code === 'ENOENT' || err?.code === 'EBADF')) {
+          this.readers.delete(loc.pack)
+          continue
+        }
+        throw err
+      }
+    }
+  }
+
+  async put (hash: string, bytes: Uint8Array): Promise<void> {
+    if (this.staged.has(hash)) return
+    await this.writeLock.run(async () => {
+      if (this.staged.has(hash) || await this.kv.get(INDEX_PREFIX + hash) !== undefined) return
+      await this.append(hash, bytes)
+    })
+  }
+
+  /** Append one record to the writer. Caller holds writeLock. */
+  private async append (hash: string, bytes: Uint8Array): Promise<Location> {
+    if (this.writer === undefined) throw new Error('pack store is not open')
+    if (this.writer.size >= this.maxPackBytes) await this.rotate(this.writer.id + 1)
+    const w = this.writer
+    const header = Buffer.alloc(HEADER)
+    MAGIC.copy(header, 0)
+    header.write(hash, 4, 'hex')
+    header.writeUInt32BE(bytes.byteLength, 36)
+    const loc = { pack: w.id, offset: w.size, length: bytes.byteLength }
+    w.size += HEADER + bytes.byteLength
+    w.dirty = true
+    await w.fh.writev([header, bytes], loc.offset)
+    this.staged.set(hash, loc)
+    return loc
+  }
+
+  async flush (): Promise<void> {
+    await this.writeLock.run(async () => {
+      if (this.staged.size === 0) return
+      const staged = this.staged
+      if (this.writer?.dirty === true) {
+        await this.writer.fh.datasync()
+        this.writer.dirty = false
+      }
+      await this.indexLock.run(async () => {
+        const counters = decodeCounters(await this.kv.get(STATS_KEY))
+        const ops: KvOp[] = []
+        for (const [hash, loc] of staged) {
+          ops.push({ type: 'put', key: INDEX_PREFIX + hash, value: encodeLocation(loc) })
+          counters.count += 1
+          counters.bytes += loc.length
+        }
+        ops.push({ type: 'put', key: STATS_KEY, value: encodeCounters(counters.count, counters.bytes) })
+        await this.kv.batch(ops, { sync: true })
+      })
+      this.staged = new Map()
+    })
+  }
+
+  async delete (hashes: string[]): Promise<number> {
+    if (hashes.length === 0) return 0
+    return await this.indexLock.run(async () => {
+      const values = await this.kv.getMany(hashes.map(h => INDEX_PREFIX + h))
+      const counters = decodeCounters(await this.kv.get(STATS_KEY))
+      const ops: KvOp[] = []
+      let freed = 0
+      const seen = new Set<string>()
+      hashes.forEach((hash, i) => {
+        const v = values[i]
+        if (v === undefined || seen.has(hash)) return
+        seen.add(hash)
+        const loc = decodeLocation(v)
+        ops.push({ type: 'del', key: INDEX_PREFIX + hash })
+        counters.count -= 1
+        counters.bytes -= loc.length
+        freed += loc.length
+      })
+      if (ops.length === 0) return 0
+      ops.push({ type: 'put', key: STATS_KEY, value: encodeCounters(counters.count, counters.bytes) })
+      await this.kv.batch(ops, { sync: true })
+      return freed
+    })
+  }
+
+  async * entries (): AsyncIterable<{ hash: string, size: number }> {
+    for await (const [key, value] of this.kv.iterate({ prefix: INDEX_PREFIX })) {
+      yield { hash: key.slice(INDEX_PREFIX.length), size: decodeLocation(value).length }
+    }
+  }
+
+  async stats (): Promise<ChunkStoreStats> {
+    const counters = decodeCounters(await this.kv.get(STATS_KEY))
+    let disk = 0
+    for (const id of await this.packIds()) {
+      disk += (await stat(join(this.dir, packName(id))).catch(() => ({ size: 0 }))).size
+    }
+    return { ...counters, disk_bytes: disk }
+  }
+
+  async compact (): Promise<CompactResult> {
+    await this.flush()
+    const live = new Map<number, number>()
+    for await (const [, value] of this.kv.iterate({ prefix: INDEX_PREFIX })) {
+      const loc = decodeLocation(value)
+      live.set(loc.pack, (live.get(loc.pack) ?? 0) + HEADER + loc.length)
+    }
+    let reclaimed = 0
+    let removed = 0
+    for (const id of await this.packIds()) {
+      if (id === this.writer?.id) continue
+      const path = join(this.dir, packName(id))
+      const size = (await stat(path)).size
+      const liveBytes = live.get(id) ?? 0
+      if (size > 0 && liveBytes / size >= this.compactThreshold) continue
+      if (liveBytes > 0) await this.movePack(id)
+      const fh = this.readers.get(id)
+      this.readers.delete(id)
+      if (fh !== undefined) await (await fh).close().catch(() => {})
+      await unlink(path)
+      reclaimed += size - liveBytes
+      removed++
+    }
+    return { reclaimed_bytes: reclaimed, files_removed: removed }
+  }
+
+  /** Copy every live record of pack `id` to the writer and re-index it (synced). */
+  private async movePack (id: number): Promise<void> {
+    const batch: Array<[string, Location]> = []
+    for await (const [key, value] of this.kv.iterate({ prefix: INDEX_PREFIX })) {
+      const loc = decodeLocation(value)
+      if (loc.pack === id) batch.push([key.slice(INDEX_PREFIX.length), loc])
+    }
+    const moved = new Map<string, Location>()
+    await this.writeLock.run(async () => {
+      for (const [hash] of batch) {
+        const bytes = await this.get(hash)
+        const loc = await this.append(hash, bytes)
+        this.staged.delete(hash)
+        moved.set(hash, loc)
+      }
+      if (this.writer?.dirty === true) {
+        await this.writer.fh.datasync()
+        this.writer.dirty = false
+      }
+    })
+    await this.indexLock.run(async () => {
+      // only re-point chunks that are still indexed in the old pack
+      const keys = [...moved.keys()]
+      const current = await this.kv.getMany(keys.map(h => INDEX_PREFIX + h))
+      const ops: KvOp[] = []
+      keys.forEach((hash, i) => {
+        const v = current[i]
+        if (v !== undefined && decodeLocation(v).pack === id) {
+          ops.push({ type: 'put', key: INDEX_PREFIX + hash, value: encodeLocation(moved.get(hash)!) })
+        }
+      })
+      await this.kv.batch(ops, { sync: true })
+    })
+  }
+}

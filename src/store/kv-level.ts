@@ -1,0 +1,63 @@
+/**
+ * KvStore on LevelDB (classic-level). Holds metadata, refcounts, pins and the
+ * pack-file chunk index.
+ */
+import { ClassicLevel } from 'classic-level'
+import type { KvIterateOptions, KvOp, KvStore } from './kv.js'
+import { prefixEnd } from './kv.js'
+import { StoreLockedError } from '../errors.js'
+
+export interface LevelKvInit {
+  writeBufferSize?: number
+}
+
+export class LevelKv implements KvStore {
+  readonly db: ClassicLevel<string, Uint8Array>
+
+  constructor (readonly path: string, init: LevelKvInit = {}) {
+    this.db = new ClassicLevel<string, Uint8Array>(path, {
+      keyEncoding: 'utf8',
+      valueEncoding: 'view',
+      writeBufferSize: init.writeBufferSize ?? 8 * 1024 * 1024
+    })
+  }
+
+  async open (): Promise<void> {
+    try {
+      await this.db.open()
+    } catch (err: any) {
+      if (err?.code === 'LEVEL_DATABASE_NOT_OPEN' && err?.cause?.code === 'LEVEL_LOCKED') {
+        throw new StoreLockedError(`database ${this.path} is locked by another process`, { path: this.path }, { cause: err })
+      }
+      throw err
+    }
+  }
+
+  async close (): Promise<void> {
+    await this.db.close()
+  }
+
+  async get (key: string): Promise<Uint8Array | undefined> {
+    return await this.db.get(key)
+  }
+
+  async getMany (keys: string[]): Promise<Array<Uint8Array | undefined>> {
+    if (keys.length === 0) return []
+    return await this.db.getMany(keys)
+  }
+
+  async batch (ops: KvOp[], options: { sync?: boolean } = {}): Promise<void> {
+    if (ops.length === 0) return
+    await this.db.batch(ops as any, { sync: options.sync === true })
+  }
+
+  async * iterate (options: KvIterateOptions): AsyncIterable<[string, Uint8Array]> {
+    const range: Record<string, unknown> = { lt: prefixEnd(options.prefix) }
+    if (options.after !== undefined && options.after >= options.prefix) range.gt = options.after
+    else range.gte = options.prefix
+    if (options.limit !== undefined) range.limit = options.limit
+    for await (const [key, value] of this.db.iterator(range as any)) {
+      yield [key, value]
+    }
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * Open a data directory: LevelDB metadata at <dir>/meta, chunk bytes per the
+ * configured backend (<dir>/packs or <dir>/chunks-leveldb), a version record
+ * checked at start, and <dir>/lock.json naming the holder (LevelDB's own lock
+ * is what actually keeps a second process out).
+ */
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { ChunkStore } from './chunk-store.js'
+import { LevelChunkStore } from './chunks-level.js'
+import { PackChunkStore } from './chunks-pack.js'
+import { LevelKv } from './kv-level.js'
+import { Repo } from './repo.js'
+import { StoreIncompatibleError, StoreLockedError } from '../errors.js'
+
+export const STORE_VERSION = 1
+export type ChunkBackend = 'pack' | 'leveldb'
+
+export interface StoreOptions {
+  backend: ChunkBackend
+  chunk_size: number
+  pack_max_bytes: number
+  compact_threshold: number
+  verify_on_read: boolean
+}
+
+export interface LockInfo { pid: number, command: string, started_at: string, api?: string }
+
+export interface OpenedStore {
+  repo: Repo
+  dataDir: string
+  close(): Promise<void>
+  /** Record extra facts about the holder (e.g. the daemon's API address). */
+  updateLock(extra: Partial<LockInfo>): Promise<void>
+}
+
+export async function readLockInfo (dataDir: string): Promise<LockInfo | undefined> {
+  try {
+    return JSON.parse(await readFile(join(dataDir, 'lock.json'), 'utf8'))
+  } catch {
+    return undefined
+  }
+}
+
+export async function openStore (dataDir: string, options: StoreOptions, command = 'openhash'): Promise<OpenedStore> {
+  await mkdir(dataDir, { recursive: true })
+  const kv = new LevelKv(join(dataDir, 'meta'))
+  try {
+    await kv.open()
+  } catch (err: any) {
+    if (err?.code === 'STORE_LOCKED') {
+      const holder = await readLockInfo(dataDir)
+      const who = holder === undefined ? 'another process' : `process ${holder.pid} (${holder.command}, since ${holder.started_at})`
+      throw new StoreLockedError(
+        `data directory ${dataDir} is in use by ${who}; stop it, or reach a running daemon with --api <url>${holder?.api !== undefined ? ` (it serves ${holder.api})` : ''}`,
+        { data_dir: dataDir, pid: holder?.pid, api: holder?.api })
+    }
+    throw err
+  }
+  let chunks: ChunkStore | undefined
+  try {
+    const versionRaw = await kv.get('meta/version')
+    const version = versionRaw === undefined ? undefined : JSON.parse(Buffer.from(versionRaw).toString('utf8'))
+    if (version === undefined) {
+      await kv.batch([{ type: 'put', key: 'meta/version', value: Buffer.from(JSON.stringify({ version: STORE_VERSION, backend: options.backend, created_at: new Date().toISOString() })) }], { sync: true })
+    } else {
+      if (version.version !== STORE_VERSION) throw new StoreIncompatibleError(`data directory ${dataDir} has store version ${String(version.version)}; this openhash reads version ${STORE_VERSION}`)
+      if (version.backend !== options.backend) {
+        throw new StoreIncompatibleError(`data directory ${dataDir} was created with storage.backend "${String(version.backend)}", not "${options.backend}"; set storage.backend to "${String(version.backend)}" or use another data directory`)
+      }
+    }
+    chunks = options.backend === 'leveldb'
+      ? new LevelChunkStore(join(dataDir, 'chunks-leveldb'))
+      : new PackChunkStore(join(dataDir, 'packs'), kv, { maxPackBytes: options.pack_max_bytes, compactThreshold: options.compact_threshold })
+    await chunks.open()
+  } catch (err) {
+    await kv.close()
+    throw err
+  }
+  const lockPath = join(dataDir, 'lock.json')
+  let lock: LockInfo = { pid: process.pid, command, started_at: new Date().toISOString() }
+  await writeFile(lockPath, JSON.stringify(lock))
+  const repo = new Repo({ kv, chunks, chunkSize: options.chunk_size, verifyOnRead: options.verify_on_read })
+  const store = chunks
+  let closed = false
+  return {
+    repo,
+    dataDir,
+    async updateLock (extra) {
+      lock = { ...lock, ...extra }
+      await writeFile(lockPath, JSON.stringify(lock))
+    },
+    async close () {
+      if (closed) return
+      closed = true
+      await rm(lockPath, { force: true })
+      await store.close()
+      await kv.close()
+    }
+  }
+}

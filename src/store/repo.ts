@@ -1,0 +1,786 @@
+/**
+ * The repo: objects, manifests, reference counts and pins over a KvStore
+ * (metadata) and a ChunkStore (bytes). Knows nothing of HTTP or libp2p.
+ *
+ * Invariants (checked by `verify`):
+ * - c/<chunk> = number of occurrences of <chunk> across all manifest segments
+ *   m/<mid>/<seq> that exist, whatever the manifest's state. A segment and its
+ *   count changes are written in one atomic batch, so crashes never skew counts.
+ * - An object's `refs` = number of entries naming it across stored directories.
+ *   ref_count (as shown) = refs + (added ? 1 : 0).
+ * - A manifest is `staging` while its add runs, `live` once an object owns it,
+ *   `released` when it is to be unwound (dedup, abort, object deleted, or a
+ *   crashed add). Released manifests are unwound segment by segment; each
+ *   segment's removal and its decrements share one batch.
+ * See docs/storage.md.
+ */
+import { createHash, randomBytes } from 'node:crypto'
+import type { ChunkStore } from './chunk-store.js'
+import type { KvOp, KvStore } from './kv.js'
+import { Mutex } from './mutex.js'
+import { chunker } from '../content/chunker.js'
+import type { DirEntry } from '../content/directory.js'
+import { decodeDirectory, hashDirectory } from '../content/directory.js'
+import { sha256hex } from '../content/hash.js'
+import { DIRECTORY_MIME, SNIFF_BYTES, detectMime } from '../content/mime.js'
+import {
+  CorruptDataError, InvalidPriorityError, IsADirectoryError, NotADirectoryError,
+  NotAddedError, NotFoundError, throwIfAborted
+} from '../errors.js'
+
+/** Chunks per manifest segment: bounds memory and batch size whatever the file size. */
+export const SEGMENT_CHUNKS = 256
+export const MIN_PRIORITY = 1
+export const MAX_PRIORITY = 100
+export const DEFAULT_PRIORITY = 1
+
+export interface ObjectRecord {
+  hash: string
+  filename: string
+  mime_type: string
+  size: number
+  mod_time: string
+  created_at: string
+  is_directory: boolean
+  chunk_count: number
+  /** Chunk size the file was split with (files only). */
+  chunk_size?: number
+  /** Manifest id (files only). */
+  manifest?: string
+  /** Number of directory entries (directories only). */
+  entry_count?: number
+  added: boolean
+  refs: number
+}
+
+export interface ContentInfo {
+  hash: string
+  filename: string
+  mime_type: string
+  size: number
+  mod_time: string
+  chunk_count: number
+  is_directory: boolean
+  created_at: string
+  ref_count: number
+}
+
+export interface PinRecord { priority: number, pinned_at: string }
+
+export interface Counters { objects: number, files: number, directories: number, logical_bytes: number }
+
+export interface GcResult {
+  objects_removed: number
+  chunks_removed: number
+  bytes_freed: number
+  disk_bytes_reclaimed: number
+  manifests_released: number
+  duration_ms: number
+}
+
+export interface VerifyProblem { kind: 'chunk' | 'object' | 'refcount' | 'manifest', hash: string, message: string }
+
+export interface VerifyResult {
+  ok: boolean
+  chunks_checked: number
+  objects_checked: number
+  bytes_checked: number
+  problems: VerifyProblem[]
+}
+
+export interface ProgressEvent { type: string, bytes?: number, total?: number, [k: string]: unknown }
+
+export interface OperationOptions {
+  signal?: AbortSignal
+  onProgress?: (evt: ProgressEvent) => void
+}
+
+export interface FileMeta {
+  filename: string
+  mod_time?: string
+  mime_type?: string
+}
+
+const enc = (v: unknown): Uint8Array => Buffer.from(JSON.stringify(v))
+const dec = <T>(v: Uint8Array): T => JSON.parse(Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('utf8'))
+const num = (v: Uint8Array | undefined): number => v === undefined ? 0 : Number(Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('latin1'))
+
+const K = {
+  object: (h: string) => `o/${h}`,
+  dir: (h: string) => `d/${h}`,
+  segment: (mid: string, seq: number) => `m/${mid}/${seq.toString(16).padStart(8, '0')}`,
+  segments: (mid: string) => `m/${mid}/`,
+  manifest: (mid: string) => `ms/${mid}`,
+  chunkRef: (h: string) => `c/${h}`,
+  pin: (h: string) => `p/${h}`,
+  counters: 'meta/counters'
+}
+
+interface ManifestState { state: 'staging' | 'live' | 'released', object?: string, created_at: string }
+
+/**
+ * Protections for work in progress: chunks written but not yet counted, and
+ * objects created inside a directory import that the directory does not yet
+ * reference. GC skips protected hashes.
+ */
+export class Guard {
+  private readonly chunks: string[] = []
+  private readonly objects: string[] = []
+  constructor (private readonly repo: Repo) {}
+
+  protectChunk (h: string): void { this.chunks.push(h); this.repo.pendingChunks.set(h, (this.repo.pendingChunks.get(h) ?? 0) + 1) }
+  protectObject (h: string): void { this.objects.push(h); this.repo.pendingObjects.set(h, (this.repo.pendingObjects.get(h) ?? 0) + 1) }
+  get chunkHashes (): readonly string[] { return this.chunks }
+  get objectHashes (): readonly string[] { return this.objects }
+
+  releaseChunks (hashes: readonly string[]): void {
+    for (const h of hashes) dropPending(this.repo.pendingChunks, h)
+  }
+
+  release (): void {
+    for (const h of this.chunks) dropPending(this.repo.pendingChunks, h)
+    for (const h of this.objects) dropPending(this.repo.pendingObjects, h)
+    this.chunks.length = 0
+    this.objects.length = 0
+  }
+}
+
+function dropPending (map: Map<string, number>, h: string): void {
+  const n = (map.get(h) ?? 0) - 1
+  if (n <= 0) map.delete(h)
+  else map.set(h, n)
+}
+
+export interface RepoInit {
+  kv: KvStore
+  chunks: ChunkStore
+  chunkSize: number
+  verifyOnRead?: boolean
+  /** Chunks read ahead when streaming a file. */
+  readAhead?: number
+}
+
+export class Repo {
+  readonly kv: KvStore
+  readonly chunks: ChunkStore
+  readonly chunkSize: number
+  private readonly verifyOnRead: boolean
+  private readonly readAhead: number
+  /** Serialises every read-modify-write of metadata, and GC's check-then-delete. */
+  private readonly lock = new Mutex()
+  private readonly gcMutex = new Mutex()
+  readonly pendingChunks = new Map<string, number>()
+  readonly pendingObjects = new Map<string, number>()
+  private readonly activeManifests = new Set<string>()
+
+  constructor (init: RepoInit) {
+    this.kv = init.kv
+    this.chunks = init.chunks
+    this.chunkSize = init.chunkSize
+    this.verifyOnRead = init.verifyOnRead ?? true
+    this.readAhead = init.readAhead ?? 4
+  }
+
+  guard (): Guard { return new Guard(this) }
+
+  // ---------------------------------------------------------------- reading
+
+  async getObject (hash: string): Promise<ObjectRecord | undefined> {
+    const v = await this.kv.get(K.object(hash))
+    return v === undefined ? undefined : dec<ObjectRecord>(v)
+  }
+
+  async requireObject (hash: string): Promise<ObjectRecord> {
+    const rec = await this.getObject(hash)
+    if (rec === undefined) throw new NotFoundError(`content not found: ${hash}`, { hash, operation: 'content_retrieval' })
+    return rec
+  }
+
+  static toInfo (rec: ObjectRecord): ContentInfo {
+    return {
+      hash: rec.hash,
+      filename: rec.filename,
+      mime_type: rec.mime_type,
+      size: rec.size,
+      mod_time: rec.mod_time,
+      chunk_count: rec.chunk_count,
+      is_directory: rec.is_directory,
+      created_at: rec.created_at,
+      ref_count: rec.refs + (rec.added ? 1 : 0)
+    }
+  }
+
+  async info (hash: string): Promise<ContentInfo> {
+    return Repo.toInfo(await this.requireObject(hash))
+  }
+
+  async entries (hash: string): Promise<DirEntry[]> {
+    const rec = await this.requireObject(hash)
+    if (!rec.is_directory) throw new NotADirectoryError(`not a directory: ${hash}`, { hash })
+    const v = await this.kv.get(K.dir(hash))
+    if (v === undefined) throw new CorruptDataError(`directory ${hash} has no entries record`, { hash })
+    return decodeDirectory(v)
+  }
+
+  async * list (options: { after?: string, limit?: number } = {}): AsyncGenerator<ContentInfo> {
+    const after = options.after === undefined ? undefined : K.object(options.after)
+    for await (const [, v] of this.kv.iterate({ prefix: 'o/', after, limit: options.limit })) {
+      yield Repo.toInfo(dec<ObjectRecord>(v))
+    }
+  }
+
+  /** Chunk hashes of a file, in order, one segment at a time. */
+  async * manifestChunks (rec: ObjectRecord, fromChunk = 0): AsyncGenerator<string> {
+    if (rec.manifest === undefined) return
+    const firstSeg = Math.floor(fromChunk / SEGMENT_CHUNKS)
+    let skip = fromChunk - firstSeg * SEGMENT_CHUNKS
+    const after = firstSeg === 0 ? undefined : K.segment(rec.manifest, firstSeg - 1)
+    for await (const [, v] of this.kv.iterate({ prefix: K.segments(rec.manifest), after })) {
+      const buf = Buffer.from(v.buffer, v.byteOffset, v.byteLength)
+      for (let off = skip * 32; off < buf.length; off += 32) yield buf.toString('hex', off, off + 32)
+      skip = 0
+    }
+  }
+
+  /** Stream a file's bytes (optionally a range), verifying each chunk. */
+  async * read (hash: string, options: { offset?: number, length?: number, signal?: AbortSignal } = {}): AsyncGenerator<Uint8Array> {
+    const rec = await this.requireObject(hash)
+    if (rec.is_directory) throw new IsADirectoryError(`is a directory: ${hash}`, { hash })
+    const start = Math.max(0, options.offset ?? 0)
+    const end = Math.min(rec.size, options.length === undefined ? rec.size : start + options.length)
+    if (start >= end) return
+    const cs = rec.chunk_size ?? this.chunkSize
+    const first = Math.floor(start / cs)
+    const last = Math.floor((end - 1) / cs)
+    const window: Array<Promise<Uint8Array>> = []
+    let index = first
+    const it = this.manifestChunks(rec, first)[Symbol.asyncIterator]()
+    let pos = first * cs
+    const fill = async (): Promise<void> => {
+      while (window.length < this.readAhead && index <= last) {
+        const next = await it.next()
+        if (next.done === true) throw new CorruptDataError(`manifest of ${hash} is shorter than its size`, { hash })
+        window.push(this.readChunk(next.value))
+        index++
+      }
+    }
+    try {
+      await fill()
+      while (window.length > 0) {
+        throwIfAborted(options.signal)
+        const chunk = await window.shift()!
+        await fill()
+        const from = Math.max(0, start - pos)
+        const to = Math.min(chunk.byteLength, end - pos)
+        pos += chunk.byteLength
+        yield from === 0 && to === chunk.byteLength ? chunk : chunk.subarray(from, to)
+      }
+    } finally {
+      // settle outstanding reads so none rejects unobserved
+      await Promise.allSettled(window)
+      await it.return?.(undefined)
+    }
+  }
+
+  async readChunk (h: string): Promise<Uint8Array> {
+    let bytes: Uint8Array
+    try {
+      bytes = await this.chunks.get(h)
+    } catch (err: any) {
+      if (err?.code === 'NOT_FOUND') throw new CorruptDataError(`missing chunk ${h}`, { chunk: h }, { cause: err })
+      throw err
+    }
+    if (this.verifyOnRead && sha256hex(bytes) !== h) throw new CorruptDataError(`chunk ${h} is corrupt`, { chunk: h })
+    return bytes
+  }
+
+  // ---------------------------------------------------------------- writing
+
+  /**
+   * Import a byte stream as a file object. Resolves once the object is
+   * durable. With `added`, the object is a local add (a GC root).
+   * `guard`, when given, keeps the new object protected until the caller
+   * releases it (directory imports).
+   */
+  async importFile (source: AsyncIterable<Uint8Array>, meta: FileMeta, options: OperationOptions & { added: boolean, guard?: Guard, total?: number }): Promise<ObjectRecord> {
+    const guard = options.guard ?? this.guard()
+    const mid = randomBytes(16).toString('hex')
+    this.activeManifests.add(mid)
+    const fileHash = createHash('sha256')
+    let seg: string[] = []
+    let seq = 0
+    let size = 0
+    let count = 0
+    let head: Buffer | undefined
+    let committed = false
+    try {
+      for await (const chunk of chunker(source, this.chunkSize)) {
+        throwIfAborted(options.signal)
+        if (head === undefined) head = Buffer.from(chunk.subarray(0, SNIFF_BYTES))
+        fileHash.update(chunk)
+        const h = sha256hex(chunk)
+        guard.protectChunk(h)
+        await this.lock.run(async () => {
+          if (!await this.chunks.has(h)) await this.chunks.put(h, chunk)
+        })
+        seg.push(h)
+        size += chunk.byteLength
+        count++
+        options.onProgress?.({ type: 'add:bytes', bytes: size, total: options.total })
+        if (seg.length >= SEGMENT_CHUNKS) {
+          await this.commitSegment(mid, seq++, seg, guard)
+          seg = []
+        }
+      }
+      throwIfAborted(options.signal)
+      if (seg.length > 0 || seq === 0) await this.commitSegment(mid, seq++, seg, guard)
+      const hash = fileHash.digest('hex')
+      const { record, dedup } = await this.lock.run(async () => {
+        const existing = await this.getObject(hash)
+        if (existing !== undefined) {
+          const ops: KvOp[] = [{ type: 'put', key: K.manifest(mid), value: enc({ state: 'released', created_at: new Date().toISOString() }) }]
+          if (options.added && !existing.added) {
+            existing.added = true
+            ops.push({ type: 'put', key: K.object(hash), value: enc(existing) })
+          }
+          await this.kv.batch(ops, { sync: true })
+          guard.protectObject(hash)
+          return { record: existing, dedup: true }
+        }
+        const now = new Date().toISOString()
+        const record: ObjectRecord = {
+          hash,
+          filename: meta.filename,
+          mime_type: meta.mime_type ?? detectMime(meta.filename, head ?? Buffer.alloc(0)),
+          size,
+          mod_time: meta.mod_time ?? now,
+          created_at: now,
+          is_directory: false,
+          chunk_count: count,
+          chunk_size: this.chunkSize,
+          manifest: mid,
+          added: options.added,
+          refs: 0
+        }
+        const counters = await this.counters()
+        counters.objects++
+        counters.files++
+        counters.logical_bytes += size
+        await this.kv.batch([
+          { type: 'put', key: K.object(hash), value: enc(record) },
+          { type: 'put', key: K.manifest(mid), value: enc({ state: 'live', object: hash, created_at: now }) },
+          { type: 'put', key: K.counters, value: enc(counters) }
+        ], { sync: true })
+        guard.protectObject(hash)
+        return { record, dedup: false }
+      })
+      committed = true
+      if (dedup) await this.releaseManifest(mid)
+      return record
+    } catch (err) {
+      if (!committed) await this.abandon(mid, guard)
+      throw err
+    } finally {
+      this.activeManifests.delete(mid)
+      if (options.guard === undefined) guard.release()
+    }
+  }
+
+  private async commitSegment (mid: string, seq: number, seg: string[], guard: Guard): Promise<void> {
+    await this.chunks.flush()
+    await this.lock.run(async () => {
+      const counts = new Map<string, number>()
+      for (const h of seg) counts.set(h, (counts.get(h) ?? 0) + 1)
+      const keys = [...counts.keys()]
+      const current = await this.kv.getMany(keys.map(K.chunkRef))
+      const ops: KvOp[] = keys.map((h, i) => ({ type: 'put', key: K.chunkRef(h), value: Buffer.from(String(num(current[i]) + counts.get(h)!)) }))
+      ops.push({ type: 'put', key: K.segment(mid, seq), value: Buffer.from(seg.join(''), 'hex') })
+      if (seq === 0) ops.push({ type: 'put', key: K.manifest(mid), value: enc({ state: 'staging', created_at: new Date().toISOString() }) })
+      await this.kv.batch(ops)
+    })
+    guard.releaseChunks(seg)
+  }
+
+  /** An add that failed or was aborted: unwind its manifest and sweep what it alone wrote. */
+  private async abandon (mid: string, guard: Guard): Promise<void> {
+    const written = [...guard.chunkHashes]
+    try {
+      await this.lock.run(async () => {
+        if (await this.kv.get(K.manifest(mid)) !== undefined) {
+          await this.kv.batch([{ type: 'put', key: K.manifest(mid), value: enc({ state: 'released', created_at: new Date().toISOString() }) }])
+        }
+      })
+      await this.releaseManifest(mid)
+      guard.releaseChunks(written)
+      await this.sweepChunks(written)
+    } catch {
+      // leftovers stay for the next gc
+    }
+  }
+
+  /** Unwind a released manifest: one atomic batch per segment. */
+  private async releaseManifest (mid: string): Promise<void> {
+    for (;;) {
+      const batch: Array<[string, Uint8Array]> = []
+      for await (const kv of this.kv.iterate({ prefix: K.segments(mid), limit: 4 })) batch.push(kv)
+      if (batch.length === 0) break
+      await this.lock.run(async () => {
+        for (const [key, v] of batch) {
+          const buf = Buffer.from(v.buffer, v.byteOffset, v.byteLength)
+          const counts = new Map<string, number>()
+          for (let off = 0; off < buf.length; off += 32) {
+            const h = buf.toString('hex', off, off + 32)
+            counts.set(h, (counts.get(h) ?? 0) + 1)
+          }
+          const keys = [...counts.keys()]
+          const current = await this.kv.getMany(keys.map(K.chunkRef))
+          const ops: KvOp[] = keys.map((h, i) => {
+            const n = num(current[i]) - counts.get(h)!
+            return n > 0 ? { type: 'put', key: K.chunkRef(h), value: Buffer.from(String(n)) } : { type: 'del', key: K.chunkRef(h) }
+          })
+          ops.push({ type: 'del', key })
+          await this.kv.batch(ops)
+        }
+      })
+    }
+    await this.lock.run(async () => {
+      await this.kv.batch([{ type: 'del', key: K.manifest(mid) }], { sync: true })
+    })
+  }
+
+  /**
+   * Store a directory object for `entries` (whose objects must exist and be
+   * protected by `guard`). Resolves once durable.
+   */
+  async commitDirectory (entries: DirEntry[], meta: { filename: string, mod_time?: string }, options: { added: boolean, guard: Guard }): Promise<ObjectRecord> {
+    const { hash, encoding } = hashDirectory(entries)
+    return await this.lock.run(async () => {
+      const existing = await this.getObject(hash)
+      if (existing !== undefined) {
+        if (options.added && !existing.added) {
+          existing.added = true
+          await this.kv.batch([{ type: 'put', key: K.object(hash), value: enc(existing) }], { sync: true })
+        }
+        options.guard.protectObject(hash)
+        return existing
+      }
+      const counts = new Map<string, number>()
+      for (const e of entries) counts.set(e.hash, (counts.get(e.hash) ?? 0) + 1)
+      const children = [...counts.keys()]
+      const values = await this.kv.getMany(children.map(K.object))
+      const ops: KvOp[] = []
+      children.forEach((h, i) => {
+        const v = values[i]
+        if (v === undefined) throw new NotFoundError(`directory entry object not found: ${h}`, { hash: h })
+        const child = dec<ObjectRecord>(v)
+        child.refs += counts.get(h)!
+        ops.push({ type: 'put', key: K.object(h), value: enc(child) })
+      })
+      const now = new Date().toISOString()
+      const record: ObjectRecord = {
+        hash,
+        filename: meta.filename,
+        mime_type: DIRECTORY_MIME,
+        size: entries.reduce((s, e) => s + e.size, 0),
+        mod_time: meta.mod_time ?? now,
+        created_at: now,
+        is_directory: true,
+        chunk_count: 0,
+        entry_count: entries.length,
+        added: options.added,
+        refs: 0
+      }
+      const counters = await this.counters()
+      counters.objects++
+      counters.directories++
+      ops.push({ type: 'put', key: K.object(hash), value: enc(record) })
+      ops.push({ type: 'put', key: K.dir(hash), value: encoding })
+      ops.push({ type: 'put', key: K.counters, value: enc(counters) })
+      await this.kv.batch(ops, { sync: true })
+      options.guard.protectObject(hash)
+      return record
+    })
+  }
+
+  /** Release a local add. The object stays until gc finds nothing else holds it. */
+  async rm (hash: string): Promise<ContentInfo> {
+    return await this.lock.run(async () => {
+      const rec = await this.requireObject(hash)
+      if (!rec.added) {
+        throw new NotAddedError(`not a local add: ${hash} (referenced by ${rec.refs} director${rec.refs === 1 ? 'y' : 'ies'})`, { hash, ref_count: rec.refs })
+      }
+      rec.added = false
+      await this.kv.batch([{ type: 'put', key: K.object(hash), value: enc(rec) }], { sync: true })
+      return Repo.toInfo(rec)
+    })
+  }
+
+  // ---------------------------------------------------------------- pins
+
+  static validatePriority (priority: unknown): number {
+    const p = typeof priority === 'string' && /^-?\d+$/.test(priority.trim()) ? Number(priority) : priority
+    if (typeof p !== 'number' || !Number.isInteger(p) || p < MIN_PRIORITY || p > MAX_PRIORITY) {
+      throw new InvalidPriorityError(`invalid priority: ${String(priority)} (expected an integer from ${MIN_PRIORITY} to ${MAX_PRIORITY})`, { priority: String(priority) })
+    }
+    return p
+  }
+
+  async pin (hash: string, priority: number = DEFAULT_PRIORITY): Promise<PinRecord> {
+    const p = Repo.validatePriority(priority)
+    return await this.lock.run(async () => {
+      await this.requireObject(hash)
+      const prev = await this.kv.get(K.pin(hash))
+      const rec: PinRecord = { priority: p, pinned_at: prev === undefined ? new Date().toISOString() : dec<PinRecord>(prev).pinned_at }
+      await this.kv.batch([{ type: 'put', key: K.pin(hash), value: enc(rec) }], { sync: true })
+      return rec
+    })
+  }
+
+  /** Returns whether it was pinned. */
+  async unpin (hash: string): Promise<boolean> {
+    return await this.lock.run(async () => {
+      const prev = await this.kv.get(K.pin(hash))
+      if (prev === undefined) return false
+      await this.kv.batch([{ type: 'del', key: K.pin(hash) }], { sync: true })
+      return true
+    })
+  }
+
+  async getPin (hash: string): Promise<PinRecord | undefined> {
+    const v = await this.kv.get(K.pin(hash))
+    return v === undefined ? undefined : dec<PinRecord>(v)
+  }
+
+  async pins (): Promise<Map<string, PinRecord>> {
+    const out = new Map<string, PinRecord>()
+    for await (const [k, v] of this.kv.iterate({ prefix: 'p/' })) out.set(k.slice(2), dec<PinRecord>(v))
+    return out
+  }
+
+  // ---------------------------------------------------------------- stats
+
+  async counters (): Promise<Counters> {
+    const v = await this.kv.get(K.counters)
+    return v === undefined ? { objects: 0, files: 0, directories: 0, logical_bytes: 0 } : dec<Counters>(v)
+  }
+
+  // ---------------------------------------------------------------- gc
+
+  /**
+   * Delete every object nothing references (not added, not pinned, in no
+   * stored directory, not protected by an add in progress), unwind their
+   * manifests, delete chunks no manifest counts, and compact the chunk store.
+   * Safe to run while adds run; resumable after a crash at any point.
+   */
+  async gc (options: OperationOptions = {}): Promise<GcResult> {
+    return await this.gcMutex.run(async () => {
+      const started = Date.now()
+      const result: GcResult = { objects_removed: 0, chunks_removed: 0, bytes_freed: 0, disk_bytes_reclaimed: 0, manifests_released: 0, duration_ms: 0 }
+
+      // 1. manifests left by crashed adds, dedups and deletions
+      const toRelease: string[] = []
+      await this.lock.run(async () => {
+        const ops: KvOp[] = []
+        for await (const [k, v] of this.kv.iterate({ prefix: 'ms/' })) {
+          const mid = k.slice(3)
+          if (this.activeManifests.has(mid)) continue
+          const st = dec<ManifestState>(v)
+          if (st.state === 'live') continue
+          if (st.state === 'staging') ops.push({ type: 'put', key: k, value: enc({ ...st, state: 'released' }) })
+          toRelease.push(mid)
+        }
+        await this.kv.batch(ops, { sync: true })
+      })
+      for (const mid of toRelease) { await this.releaseManifest(mid); result.manifests_released++ }
+      options.onProgress?.({ type: 'gc:manifests', count: result.manifests_released })
+
+      // 2. objects, cascading into directories' children
+      let work: string[] = []
+      for await (const [k, v] of this.kv.iterate({ prefix: 'o/' })) {
+        const rec = dec<ObjectRecord>(v)
+        if (rec.refs === 0 && !rec.added) work.push(k.slice(2))
+      }
+      while (work.length > 0) {
+        throwIfAborted(options.signal)
+        const next: string[] = []
+        for (const hash of work) {
+          const removed = await this.collectObject(hash)
+          if (removed === undefined) continue
+          result.objects_removed++
+          if (removed.manifest !== undefined) { await this.releaseManifest(removed.manifest); result.manifests_released++ }
+          next.push(...removed.orphans)
+        }
+        work = next
+      }
+      options.onProgress?.({ type: 'gc:objects', count: result.objects_removed })
+
+      // 3. chunks no manifest counts
+      let batch: string[] = []
+      const flushBatch = async (): Promise<void> => {
+        const { count, bytes } = await this.sweepChunks(batch)
+        result.chunks_removed += count
+        result.bytes_freed += bytes
+        batch = []
+      }
+      for await (const { hash } of this.chunks.entries()) {
+        batch.push(hash)
+        if (batch.length >= 1024) await flushBatch()
+      }
+      await flushBatch()
+      options.onProgress?.({ type: 'gc:chunks', count: result.chunks_removed })
+
+      // 4. reclaim disk space
+      const compacted = await this.chunks.compact()
+      result.disk_bytes_reclaimed = compacted.reclaimed_bytes
+      result.duration_ms = Date.now() - started
+      return result
+    })
+  }
+
+  /** Delete `hash` if nothing holds it. Returns its manifest and children left unreferenced. */
+  private async collectObject (hash: string): Promise<{ manifest?: string, orphans: string[] } | undefined> {
+    return await this.lock.run(async () => {
+      const rec = await this.getObject(hash)
+      if (rec === undefined || rec.refs > 0 || rec.added || this.pendingObjects.has(hash)) return undefined
+      if (await this.kv.get(K.pin(hash)) !== undefined) return undefined
+      const ops: KvOp[] = [{ type: 'del', key: K.object(hash) }]
+      const orphans: string[] = []
+      const counters = await this.counters()
+      counters.objects--
+      if (rec.is_directory) {
+        counters.directories--
+        const v = await this.kv.get(K.dir(hash))
+        ops.push({ type: 'del', key: K.dir(hash) })
+        const entries = v === undefined ? [] : decodeDirectory(v)
+        const counts = new Map<string, number>()
+        for (const e of entries) counts.set(e.hash, (counts.get(e.hash) ?? 0) + 1)
+        const children = [...counts.keys()]
+        const values = await this.kv.getMany(children.map(K.object))
+        children.forEach((h, i) => {
+          const cv = values[i]
+          if (cv === undefined) return
+          const child = dec<ObjectRecord>(cv)
+          child.refs = Math.max(0, child.refs - counts.get(h)!)
+          ops.push({ type: 'put', key: K.object(h), value: enc(child) })
+          if (child.refs === 0 && !child.added) orphans.push(h)
+        })
+      } else {
+        counters.files--
+        counters.logical_bytes -= rec.size
+        if (rec.manifest !== undefined) {
+          ops.push({ type: 'put', key: K.manifest(rec.manifest), value: enc({ state: 'released', created_at: new Date().toISOString() }) })
+        }
+      }
+      ops.push({ type: 'put', key: K.counters, value: enc(counters) })
+      await this.kv.batch(ops, { sync: true })
+      return { manifest: rec.manifest, orphans }
+    })
+  }
+
+  /** Delete those of `hashes` that no manifest counts and no add protects. */
+  private async sweepChunks (hashes: readonly string[]): Promise<{ count: number, bytes: number }> {
+    if (hashes.length === 0) return { count: 0, bytes: 0 }
+    return await this.lock.run(async () => {
+      const unique = [...new Set(hashes)]
+      const refs = await this.kv.getMany(unique.map(K.chunkRef))
+      const dead = unique.filter((h, i) => refs[i] === undefined && !this.pendingChunks.has(h))
+      if (dead.length === 0) return { count: 0, bytes: 0 }
+      const present: string[] = []
+      for (const h of dead) if (await this.chunks.has(h)) present.push(h)
+      const bytes = await this.chunks.delete(present)
+      return { count: present.length, bytes }
+    })
+  }
+
+  // ---------------------------------------------------------------- verify
+
+  /**
+   * Re-hash every chunk and every object, and recompute every reference count.
+   * Reports problems; changes nothing.
+   */
+  async verify (options: OperationOptions = {}): Promise<VerifyResult> {
+    const problems: VerifyProblem[] = []
+    let chunksChecked = 0
+    let objectsChecked = 0
+    let bytesChecked = 0
+    const present = new Set<string>()
+
+    for await (const { hash, size } of this.chunks.entries()) {
+      throwIfAborted(options.signal)
+      chunksChecked++
+      present.add(hash)
+      try {
+        const bytes = await this.chunks.get(hash)
+        bytesChecked += bytes.byteLength
+        if (bytes.byteLength !== size || sha256hex(bytes) !== hash) problems.push({ kind: 'chunk', hash, message: 'chunk bytes do not match their hash' })
+      } catch (err: any) {
+        problems.push({ kind: 'chunk', hash, message: `chunk unreadable: ${err?.message ?? String(err)}` })
+      }
+      if (chunksChecked % 64 === 0) options.onProgress?.({ type: 'verify:chunks', count: chunksChecked, bytes: bytesChecked })
+    }
+
+    // expected chunk refcounts from every manifest segment
+    const expected = new Map<string, number>()
+    const manifests = new Set<string>()
+    for await (const [k, v] of this.kv.iterate({ prefix: 'm/' })) {
+      manifests.add(k.split('/')[1])
+      const buf = Buffer.from(v.buffer, v.byteOffset, v.byteLength)
+      for (let off = 0; off < buf.length; off += 32) {
+        const h = buf.toString('hex', off, off + 32)
+        expected.set(h, (expected.get(h) ?? 0) + 1)
+      }
+    }
+    for await (const [k, v] of this.kv.iterate({ prefix: 'c/' })) {
+      const h = k.slice(2)
+      const n = num(v)
+      if (expected.get(h) !== n) problems.push({ kind: 'refcount', hash: h, message: `chunk refcount is ${n}, manifests hold ${expected.get(h) ?? 0}` })
+      expected.delete(h)
+    }
+    for (const [h, n] of expected) problems.push({ kind: 'refcount', hash: h, message: `chunk refcount missing, manifests hold ${n}` })
+    for (const mid of manifests) {
+      if (await this.kv.get(K.manifest(mid)) === undefined) problems.push({ kind: 'manifest', hash: mid, message: 'manifest segments without a manifest record' })
+    }
+
+    // objects: content hashes and directory references
+    const expectedRefs = new Map<string, number>()
+    const objects = new Map<string, number>()
+    for await (const [, v] of this.kv.iterate({ prefix: 'o/' })) {
+      throwIfAborted(options.signal)
+      const rec = dec<ObjectRecord>(v)
+      objectsChecked++
+      objects.set(rec.hash, rec.refs)
+      try {
+        if (rec.is_directory) {
+          for (const e of await this.entries(rec.hash)) expectedRefs.set(e.hash, (expectedRefs.get(e.hash) ?? 0) + 1)
+          const dv = await this.kv.get(K.dir(rec.hash))
+          if (dv === undefined || sha256hex(dv) !== rec.hash) problems.push({ kind: 'object', hash: rec.hash, message: 'directory encoding does not match its hash' })
+        } else {
+          const h = createHash('sha256')
+          let size = 0
+          let n = 0
+          for await (const ch of this.manifestChunks(rec)) {
+            n++
+            if (!present.has(ch)) { problems.push({ kind: 'object', hash: rec.hash, message: `missing chunk ${ch}` }); continue }
+            const bytes = await this.chunks.get(ch)
+            h.update(bytes)
+            size += bytes.byteLength
+          }
+          if (n !== rec.chunk_count) problems.push({ kind: 'object', hash: rec.hash, message: `manifest has ${n} chunks, record says ${rec.chunk_count}` })
+          else if (size !== rec.size || h.digest('hex') !== rec.hash) problems.push({ kind: 'object', hash: rec.hash, message: 'content does not match its hash' })
+          const ms = rec.manifest === undefined ? undefined : await this.kv.get(K.manifest(rec.manifest))
+          if (ms === undefined || dec<ManifestState>(ms).state !== 'live') problems.push({ kind: 'manifest', hash: rec.hash, message: 'object has no live manifest' })
+        }
+      } catch (err: any) {
+        problems.push({ kind: 'object', hash: rec.hash, message: err?.message ?? String(err) })
+      }
+      options.onProgress?.({ type: 'verify:objects', count: objectsChecked })
+    }
+    for (const [h, refs] of objects) {
+      if ((expectedRefs.get(h) ?? 0) !== refs) problems.push({ kind: 'refcount', hash: h, message: `object refs is ${refs}, directories hold ${expectedRefs.get(h) ?? 0}` })
+      expectedRefs.delete(h)
+    }
+    for (const h of expectedRefs.keys()) problems.push({ kind: 'object', hash: h, message: 'directory entry points to a missing object' })
+
+    return { ok: problems.length === 0, chunks_checked: chunksChecked, objects_checked: objectsChecked, bytes_checked: bytesChecked, problems }
+  }
+}
