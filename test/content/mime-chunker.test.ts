@@ -1,0 +1,49 @@
+import { describe, it, expect } from 'vitest'
+import { detectMime, sniffMime } from '../../src/content/mime.js'
+import { chunker } from '../../src/content/chunker.js'
+import { parseHash } from '../../src/content/hash.js'
+import { collect } from '../helpers/tmp.js'
+
+describe('mime detection', () => {
+  it('uses the extension first', () => {
+    expect(detectMime('doc.pdf', Buffer.from('hello'))).toBe('application/pdf')
+    expect(detectMime('a.txt', Buffer.from([0x89, 0x50]))).toBe('text/plain')
+  })
+  it('sniffs common formats when the extension says nothing', () => {
+    expect(sniffMime(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0]))).toBe('image/png')
+    expect(sniffMime(Buffer.from('%PDF-1.7\n'))).toBe('application/pdf')
+    expect(sniffMime(Buffer.from([0xff, 0xd8, 0xff, 0xe0]))).toBe('image/jpeg')
+    expect(sniffMime(Buffer.from('<!DOCTYPE html><html>'))).toBe('text/html')
+    expect(sniffMime(Buffer.from('{"a": 1}'))).toBe('application/json')
+    expect(sniffMime(Buffer.from('plain words, ünïcode'))).toBe('text/plain')
+    expect(sniffMime(Buffer.from([1, 2, 0, 3]))).toBe('application/octet-stream')
+    expect(detectMime('noext', Buffer.from('GIF89a'))).toBe('image/gif')
+  })
+})
+
+describe('chunker', () => {
+  it('yields fixed-size chunks whatever the input piece sizes, last one short', async () => {
+    const data = Buffer.from(Array.from({ length: 1000 }, (_, i) => i & 0xff))
+    for (const pieceSize of [1, 7, 100, 256, 999, 1000, 4096]) {
+      const source = (async function * () { for (let o = 0; o < data.length; o += pieceSize) yield data.subarray(o, o + pieceSize) })()
+      const chunks: Buffer[] = []
+      for await (const c of chunker(source, 256)) chunks.push(Buffer.from(c))
+      expect(chunks.map(c => c.length)).toEqual([256, 256, 256, 232])
+      expect(Buffer.concat(chunks)).toEqual(data)
+    }
+  })
+  it('yields nothing for empty input', async () => {
+    expect((await collect(chunker((async function * () {})(), 256))).length).toBe(0)
+  })
+})
+
+describe('hash parsing', () => {
+  it('accepts 64 hex characters in any case and returns lowercase', () => {
+    expect(parseHash('AB'.repeat(32))).toBe('ab'.repeat(32))
+  })
+  it('rejects anything else with INVALID_HASH', () => {
+    for (const bad of ['', 'abc', 'a'.repeat(63), 'a'.repeat(65), 'g'.repeat(64), ' '.repeat(64), undefined]) {
+      expect(() => parseHash(bad)).toThrow(expect.objectContaining({ code: 'INVALID_HASH' }))
+    }
+  })
+})
