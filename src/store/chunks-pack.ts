@@ -242,37 +242,46 @@ export class PackChunkStore implements ChunkStore {
 
   async compact (): Promise<CompactResult> {
     await this.flush()
+    // one scan for live bytes per pack, a second one only if some pack must move
     const live = new Map<number, number>()
     for await (const [, value] of this.kv.iterate({ prefix: INDEX_PREFIX })) {
       const loc = decodeLocation(value)
       live.set(loc.pack, (live.get(loc.pack) ?? 0) + HEADER + loc.length)
     }
-    let reclaimed = 0
-    let removed = 0
+    const selected = new Map<number, number>()
     for (const id of await this.packIds()) {
       if (id === this.writer?.id) continue
-      const path = join(this.dir, packName(id))
-      const size = (await stat(path)).size
+      const size = (await stat(join(this.dir, packName(id)))).size
       const liveBytes = live.get(id) ?? 0
-      if (size > 0 && liveBytes / size >= this.compactThreshold) continue
-      if (liveBytes > 0) await this.movePack(id)
+      if (size === 0 || liveBytes / size < this.compactThreshold) selected.set(id, size)
+    }
+    const toMove = new Map<number, Array<[string, Location]>>()
+    if ([...selected.keys()].some(id => (live.get(id) ?? 0) > 0)) {
+      for await (const [key, value] of this.kv.iterate({ prefix: INDEX_PREFIX })) {
+        const loc = decodeLocation(value)
+        if (!selected.has(loc.pack)) continue
+        let list = toMove.get(loc.pack)
+        if (list === undefined) toMove.set(loc.pack, list = [])
+        list.push([key.slice(INDEX_PREFIX.length), loc])
+      }
+    }
+    let reclaimed = 0
+    let removed = 0
+    for (const [id, size] of selected) {
+      const records = toMove.get(id)
+      if (records !== undefined) await this.movePack(id, records)
       const fh = this.readers.get(id)
       this.readers.delete(id)
       if (fh !== undefined) await (await fh).close().catch(() => {})
-      await unlink(path)
-      reclaimed += size - liveBytes
+      await unlink(join(this.dir, packName(id)))
+      reclaimed += size - (live.get(id) ?? 0)
       removed++
     }
     return { reclaimed_bytes: reclaimed, files_removed: removed }
   }
 
   /** Copy every live record of pack `id` to the writer and re-index it (synced). */
-  private async movePack (id: number): Promise<void> {
-    const batch: Array<[string, Location]> = []
-    for await (const [key, value] of this.kv.iterate({ prefix: INDEX_PREFIX })) {
-      const loc = decodeLocation(value)
-      if (loc.pack === id) batch.push([key.slice(INDEX_PREFIX.length), loc])
-    }
+  private async movePack (id: number, batch: Array<[string, Location]>): Promise<void> {
     const moved = new Map<string, Location>()
     await this.writeLock.run(async () => {
       for (const [hash] of batch) {
