@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander'
 import { loadConfig } from '../config.js'
-import { isOpenHashError } from '../errors.js'
+import { ConfigInvalidError, isOpenHashError } from '../errors.js'
 import type { OpenHashNode } from '../node.js'
 import { LocalNode } from '../node.js'
 
@@ -26,6 +26,21 @@ export interface CliContext {
 export interface GlobalOptions {
   dataDir?: string
   json?: boolean
+  config?: string[]
+}
+
+/** `-c section.key=value` flags as a config override object (values parsed as JSON when they parse). */
+export function parseConfigFlags (flags: string[] = []): Record<string, any> {
+  const out: Record<string, any> = {}
+  for (const flag of flags) {
+    const m = /^([a-z_]+)\.([a-z_]+)=(.*)$/s.exec(flag)
+    if (m === null) throw new ConfigInvalidError(`invalid --config "${flag}": expected section.key=value, e.g. storage.backend=leveldb`)
+    let value: unknown = m[3]
+    try { value = JSON.parse(m[3]) } catch {}
+    out[m[1]] ??= {}
+    out[m[1]][m[2]] = value
+  }
+  return out
 }
 
 export function makePrinter (json: boolean): Printer {
@@ -52,7 +67,7 @@ export async function withNode (cmd: Command, action: (ctx: CliContext) => Promi
   const print = makePrinter(globals.json === true)
   let node: OpenHashNode | undefined
   try {
-    const config = loadConfig({ dataDir: globals.dataDir })
+    const config = loadConfig({ dataDir: globals.dataDir, overrides: parseConfigFlags(globals.config) })
     node = await LocalNode.open(config, `openhash ${cmd.name()}`)
     const code = await action({ node, print })
     status.code = code ?? 0

@@ -25,9 +25,10 @@ export function buildProgram (): Command {
     .version(version)
     .option('-d, --data-dir <path>', 'data directory (default: $OPENHASH_DATA_DIR or ~/.openhash)')
     .option('--json', 'machine-readable JSON output')
-    .showHelpAfterError('(run openhash --help for usage)')
+    .option('-c, --config <section.key=value>', 'override a configuration value (repeatable), e.g. -c storage.backend=leveldb',
+      (value: string, prev: string[] = []) => [...prev, value])
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s.replace(/^error:/, 'Error:')) })
+    .configureOutput({ writeErr: (s) => process.stderr.write(s.replace(/^error:/, 'Error:').replace(/\n(?=.)/g, ' ')) })
   for (const reg of [add, get, view, list, pin, rm, gc, stats, verify]) reg(program)
   for (const cmd of program.commands) cmd.exitOverride()
   return program

@@ -61,15 +61,16 @@ export async function openStore (dataDir: string, options: StoreOptions, command
   try {
     const versionRaw = await kv.get('meta/version')
     const version = versionRaw === undefined ? undefined : JSON.parse(Buffer.from(versionRaw).toString('utf8'))
+    // storage.backend chooses the backend of a new store; an existing store keeps its own
+    let backend: ChunkBackend = options.backend
     if (version === undefined) {
-      await kv.batch([{ type: 'put', key: 'meta/version', value: Buffer.from(JSON.stringify({ version: STORE_VERSION, backend: options.backend, created_at: new Date().toISOString() })) }], { sync: true })
+      await kv.batch([{ type: 'put', key: 'meta/version', value: Buffer.from(JSON.stringify({ version: STORE_VERSION, backend, created_at: new Date().toISOString() })) }], { sync: true })
     } else {
       if (version.version !== STORE_VERSION) throw new StoreIncompatibleError(`data directory ${dataDir} has store version ${String(version.version)}; this openhash reads version ${STORE_VERSION}`)
-      if (version.backend !== options.backend) {
-        throw new StoreIncompatibleError(`data directory ${dataDir} was created with storage.backend "${String(version.backend)}", not "${options.backend}"; set storage.backend to "${String(version.backend)}" or use another data directory`)
-      }
+      if (version.backend !== 'pack' && version.backend !== 'leveldb') throw new StoreIncompatibleError(`data directory ${dataDir} names an unknown chunk backend "${String(version.backend)}"`)
+      backend = version.backend
     }
-    chunks = options.backend === 'leveldb'
+    chunks = backend === 'leveldb'
       ? new LevelChunkStore(join(dataDir, 'chunks-leveldb'))
       : new PackChunkStore(join(dataDir, 'packs'), kv, { maxPackBytes: options.pack_max_bytes, compactThreshold: options.compact_threshold })
     await chunks.open()

@@ -1,0 +1,12 @@
+/**
+ * OpenHashDB as a library: the node interface and its in-process
+ * implementation, configuration, typed errors, and content helpers.
+ */
+export { LocalNode } from './node.js'
+export type { OpenHashNode, AddResult, PinResult, UnpinResult, RmResult, NodeStats, ReadOptions, ContentInfo, GcResult, VerifyResult, DirEntry } from './node.js'
+export { loadConfig } from './config.js'
+export type { Config } from './config.js'
+export * from './errors.js'
+export { sha256hex, parseHash, isHash } from './content/hash.js'
+export { hashDirectory, encodeDirectory, decodeDirectory } from './content/directory.js'
+export { exportTo } from './content/exporter.js'
