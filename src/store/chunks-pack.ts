@@ -57,7 +57,14 @@ export class PackChunkStore implements ChunkStore {
   private readonly readers = new Map<number, Promise<FileHandle>>()
   private writer?: { id: number, fh: FileHandle, size: number, dirty: boolean }
   private staged = new Map<string, Location>()
+  /** Chunks being made durable by the running flush (still visible to has/get). */
+  private flushing?: Map<string, Location>
+  /** Handles of packs the writer rotated away from (already synced); closed by the next flush. */
+  private retired: FileHandle[] = []
+  /** Serialises appends (they pick offsets). */
   private readonly writeLock = new Mutex()
+  /** Serialises flushes; appends go on while a flush syncs. */
+  private readonly flushLock = new Mutex()
   private readonly indexLock = new Mutex()
 
   constructor (private readonly dir: string, private readonly kv: KvStore, init: PackChunkStoreInit = {}) {
@@ -81,6 +88,7 @@ export class PackChunkStore implements ChunkStore {
 
   async close (): Promise<void> {
     await this.flush()
+    for (const fh of this.retired.splice(0)) await fh.close().catch(() => {})
     await this.writer?.fh.close()
     this.writer = undefined
     for (const p of this.readers.values()) await (await p).close().catch(() => {})
@@ -94,11 +102,13 @@ export class PackChunkStore implements ChunkStore {
       .sort((a, b) => a - b)
   }
 
+  /** Start a new pack. Caller holds writeLock. */
   private async rotate (id: number): Promise<void> {
     const old = this.writer
     if (old !== undefined) {
       if (old.dirty) await old.fh.datasync()
-      await old.fh.close()
+      old.dirty = false
+      this.retired.push(old.fh) // a running flush may still sync it
     }
     const fh = await open(join(this.dir, packName(id)), 'wx+')
     // make the new file's directory entry durable
@@ -108,7 +118,7 @@ export class PackChunkStore implements ChunkStore {
   }
 
   private async locate (hash: string): Promise<Location | undefined> {
-    const staged = this.staged.get(hash)
+    const staged = this.staged.get(hash) ?? this.flushing?.get(hash)
     if (staged !== undefined) return staged
     const value = await this.kv.get(INDEX_PREFIX + hash)
     return value === undefined ? undefined : decodeLocation(value)
@@ -153,9 +163,9 @@ export class PackChunkStore implements ChunkStore {
   }
 
   async put (hash: string, bytes: Uint8Array): Promise<void> {
-    if (this.staged.has(hash)) return
+    if (this.staged.has(hash) || this.flushing?.has(hash) === true) return
     await this.writeLock.run(async () => {
-      if (this.staged.has(hash) || await this.kv.get(INDEX_PREFIX + hash) !== undefined) return
+      if (await this.locate(hash) !== undefined) return
       await this.append(hash, bytes)
     })
   }
@@ -178,25 +188,41 @@ export class PackChunkStore implements ChunkStore {
   }
 
   async flush (): Promise<void> {
-    await this.writeLock.run(async () => {
+    await this.flushLock.run(async () => {
+      for (const fh of this.retired.splice(0)) await fh.close().catch(() => {})
       if (this.staged.size === 0) return
-      const staged = this.staged
-      if (this.writer?.dirty === true) {
-        await this.writer.fh.datasync()
-        this.writer.dirty = false
-      }
-      await this.indexLock.run(async () => {
-        const counters = decodeCounters(await this.kv.get(STATS_KEY))
-        const ops: KvOp[] = []
-        for (const [hash, loc] of staged) {
-          ops.push({ type: 'put', key: INDEX_PREFIX + hash, value: encodeLocation(loc) })
-          counters.count += 1
-          counters.bytes += loc.length
-        }
-        ops.push({ type: 'put', key: STATS_KEY, value: encodeCounters(counters.count, counters.bytes) })
-        await this.kv.batch(ops, { sync: true })
+      // take the staged set between appends; appends resume while we sync
+      const { staged, writer } = await this.writeLock.run(async () => {
+        const staged = this.staged
+        this.staged = new Map()
+        this.flushing = staged
+        const writer = this.writer
+        const dirty = writer?.dirty === true
+        if (writer !== undefined) writer.dirty = false
+        return { staged, writer: dirty ? writer : undefined }
       })
-      this.staged = new Map()
+      try {
+        // packs rotated away from were synced by rotate(); the current one is synced here
+        if (writer !== undefined) await writer.fh.datasync()
+        await this.indexLock.run(async () => {
+          const counters = decodeCounters(await this.kv.get(STATS_KEY))
+          const ops: KvOp[] = []
+          for (const [hash, loc] of staged) {
+            ops.push({ type: 'put', key: INDEX_PREFIX + hash, value: encodeLocation(loc) })
+            counters.count += 1
+            counters.bytes += loc.length
+          }
+          ops.push({ type: 'put', key: STATS_KEY, value: encodeCounters(counters.count, counters.bytes) })
+          await this.kv.batch(ops, { sync: true })
+        })
+      } catch (err) {
+        // keep them staged so a later flush retries
+        for (const [h, loc] of staged) if (!this.staged.has(h)) this.staged.set(h, loc)
+        if (writer !== undefined) writer.dirty = true
+        throw err
+      } finally {
+        this.flushing = undefined
+      }
     })
   }
 

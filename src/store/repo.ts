@@ -21,7 +21,7 @@ import { Mutex } from './mutex.js'
 import { chunker } from '../content/chunker.js'
 import type { DirEntry } from '../content/directory.js'
 import { decodeDirectory, hashDirectory } from '../content/directory.js'
-import { sha256hex } from '../content/hash.js'
+import { sha256hex, sha256hexAsync } from '../content/hash.js'
 import { DIRECTORY_MIME, SNIFF_BYTES, detectMime } from '../content/mime.js'
 import {
   CorruptDataError, InvalidPriorityError, IsADirectoryError, NotADirectoryError,
@@ -290,7 +290,7 @@ export class Repo {
       if (err?.code === 'NOT_FOUND') throw new CorruptDataError(`missing chunk ${h}`, { chunk: h }, { cause: err })
       throw err
     }
-    if (this.verifyOnRead && sha256hex(bytes) !== h) throw new CorruptDataError(`chunk ${h} is corrupt`, { chunk: h })
+    if (this.verifyOnRead && await sha256hexAsync(bytes) !== h) throw new CorruptDataError(`chunk ${h} is corrupt`, { chunk: h })
     return bytes
   }
 
@@ -313,12 +313,14 @@ export class Repo {
     let count = 0
     let head: Buffer | undefined
     let committed = false
+    let inflight: Promise<void> = Promise.resolve()
     try {
       for await (const chunk of chunker(source, this.chunkSize)) {
         throwIfAborted(options.signal)
         if (head === undefined) head = Buffer.from(chunk.subarray(0, SNIFF_BYTES))
-        fileHash.update(chunk)
-        const h = sha256hex(chunk)
+        const chunkHash = sha256hexAsync(chunk) // on the thread pool, while the main thread
+        fileHash.update(chunk) //                   feeds the whole-file hash
+        const h = await chunkHash
         guard.protectChunk(h)
         await this.lock.run(async () => {
           if (!await this.chunks.has(h)) await this.chunks.put(h, chunk)
@@ -328,11 +330,15 @@ export class Repo {
         count++
         options.onProgress?.({ type: 'add:bytes', bytes: size, total: options.total })
         if (seg.length >= SEGMENT_CHUNKS) {
-          await this.commitSegment(mid, seq++, seg, guard)
+          // one commit in flight: segment k syncs while segment k+1 is read and hashed
+          await inflight
+          inflight = this.commitSegment(mid, seq++, seg, guard)
+          inflight.catch(() => {})
           seg = []
         }
       }
       throwIfAborted(options.signal)
+      await inflight
       if (seg.length > 0 || seq === 0) await this.commitSegment(mid, seq++, seg, guard)
       const hash = fileHash.digest('hex')
       const { record, dedup } = await this.lock.run(async () => {
@@ -378,6 +384,7 @@ export class Repo {
       if (dedup) await this.releaseManifest(mid)
       return record
     } catch (err) {
+      await inflight.catch(() => {})
       if (!committed) await this.abandon(mid, guard)
       throw err
     } finally {
