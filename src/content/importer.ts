@@ -68,13 +68,19 @@ async function plan (path: string, name: string, ancestors: Set<string>): Promis
   if (!st.isDirectory()) throw new UnsupportedFileTypeError(`not a regular file or directory: ${path}`, { path })
   const real = await realpath(path).catch(err => { throw fsError(err, path) })
   if (ancestors.has(real)) throw new SymlinkLoopError(`symbolic link loop: ${path} leads back to ${real}`, { path })
-  let names: string[]
+  let raw: Buffer[]
   try {
-    names = await readdir(path)
+    raw = await readdir(path, { encoding: 'buffer' })
   } catch (err) {
     throw fsError(err, path)
   }
-  names.sort()
+  const names = raw.map(b => {
+    const name = b.toString('utf8')
+    if (!Buffer.from(name, 'utf8').equals(b)) {
+      throw new InvalidArgumentError(`file name is not valid UTF-8: ${JSON.stringify(join(path, name))}`, { path: join(path, name) })
+    }
+    return name
+  }).sort()
   const next = new Set(ancestors).add(real)
   const children: Plan[] = []
   for (const child of names) {

@@ -260,7 +260,9 @@ export class Repo {
       while (window.length < this.readAhead && index <= last) {
         const next = await it.next()
         if (next.done === true) throw new CorruptDataError(`manifest of ${hash} is shorter than its size`, { hash })
-        window.push(this.readChunk(next.value))
+        const pending = this.readChunk(next.value)
+        pending.catch(() => {}) // observed when its turn comes; never an unhandled rejection
+        window.push(pending)
         index++
       }
     }

@@ -1,7 +1,8 @@
 /**
  * Bad input: every case exits non-zero with exactly one "Error:" line on
  * stderr (no stack trace), does not hang, and leaves the store exactly as it
- * was (list, stats and pins compared before and after).
+ * was (list and stats compared before and after every test; pins where a
+ * command could touch them).
  */
 import { execFileSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
@@ -44,6 +45,21 @@ describe('bad input is refused cleanly and changes nothing', () => {
   describe('add', () => {
     it('a missing file', async () => {
       expectCleanError(await run(['add', join(work.path, 'does-not-exist.txt')]), /no such file or directory: .*does-not-exist\.txt/)
+    })
+
+    it('a missing file whose name holds a newline: still one stderr line', async () => {
+      expectCleanError(await run(['add', join(work.path, 'no\nsuch')]), /no such file or directory/)
+    })
+
+    it('a directory holding a name that is not valid UTF-8 is refused with a message that says so', async () => {
+      const dir = join(work.path, 'latin1-names')
+      await mkdir(dir)
+      await writeFile(join(dir, 'fine.txt'), 'fine\n')
+      // "caf\xe9" in Latin-1: a legal Linux file name, but not UTF-8
+      await writeFile(Buffer.concat([Buffer.from(dir + '/caf'), Buffer.from([0xe9])]), 'latin1\n')
+      const line = expectCleanError(await run(['add', dir]))
+      // the file exists; "no such file or directory" would be misleading
+      expect(line).toMatch(/UTF-?8|encoding|invalid (entry |file )?name/i)
     })
 
     it('an unreadable file (/proc/self/mem reads fail with EIO)', async () => {
@@ -108,11 +124,8 @@ describe('bad input is refused cleanly and changes nothing', () => {
       expectCleanError(await run(['add', dir]), 'z-mem')
     })
 
-    it('no path at all', async () => {
-      const r = await run(['add'])
-      expect(r.code).not.toBe(0)
-      expect(r.stderr).toMatch(/^Error: missing required argument/)
-      expect(r.stderr).not.toContain('    at ')
+    it('no path at all (a usage error, also one line)', async () => {
+      expectCleanError(await run(['add']), /missing required argument/)
     })
   })
 
@@ -126,12 +139,14 @@ describe('bad input is refused cleanly and changes nothing', () => {
       ['empty', '']
     ]
     for (const cmd of ['get', 'view', 'pin', 'unpin', 'rm']) {
-      for (const [label, value] of bad) {
-        it(`${cmd}: ${label}`, async () => {
-          const line = expectCleanError(await run([cmd, value]), /invalid hash/i)
-          expect(line).toContain('expected 64 hexadecimal characters')
-        })
-      }
+      it(`${cmd}: short, 63, 65, non-hex, trailing newline and empty hashes`, async () => {
+        for (const [label, value] of bad) {
+          const r = await run([cmd, value])
+          const line = expectCleanError(r, /invalid hash/i)
+          expect(line, `${cmd} with ${label}`).toContain('expected 64 hexadecimal characters')
+        }
+        if (cmd === 'pin' || cmd === 'unpin') expect(await cliJson(['pins'], { dataDir: data.path })).toEqual({ [dirHash]: 10 })
+      })
     }
     it('get -o with a malformed hash writes no output file', async () => {
       const out = join(work.path, 'never.txt')
@@ -168,11 +183,13 @@ describe('bad input is refused cleanly and changes nothing', () => {
   })
 
   describe('invalid priorities', () => {
-    for (const p of ['0', '101', '-1', '1.5', 'abc', '', '1e1', ' 5x']) {
-      it(`pin --priority ${JSON.stringify(p)}`, async () => {
-        expectCleanError(await run(['pin', fileHash, '--priority', p]), /invalid priority/)
-      })
-    }
+    it('pin --priority 0, 101, -1, 1.5, abc, "", 1e1, " 5x"', async () => {
+      for (const p of ['0', '101', '-1', '1.5', 'abc', '', '1e1', ' 5x']) {
+        const r = await run(['pin', fileHash, '--priority', p])
+        expect(expectCleanError(r, /invalid priority/), `priority ${JSON.stringify(p)}`).toContain('expected an integer from 1 to 100')
+      }
+      expect(await cliJson(['pins'], { dataDir: data.path })).toEqual({ [dirHash]: 10 })
+    })
     it('pin --priority=-1 (attached form)', async () => {
       expectCleanError(await run(['pin', fileHash, '--priority=-1']), /invalid priority: -1/)
     })
@@ -193,11 +210,18 @@ describe('bad input is refused cleanly and changes nothing', () => {
       expectCleanError(await run(['get', fileHash, '-o', join(work.path, 'no', 'such', 'dir', 'out.txt')]))
     })
 
-    it('an unknown command', async () => {
-      const r = await run(['frobnicate'])
-      expect(r.code).not.toBe(0)
-      expect(r.stderr).toMatch(/^Error: unknown command 'frobnicate'/)
-      expect(r.stderr).not.toContain('    at ')
+    it('an unknown command and an unknown option (usage errors, one line each)', async () => {
+      expectCleanError(await run(['frobnicate']), /unknown command 'frobnicate'/)
+      expectCleanError(await run(['get', fileHash, '--frobnicate']), /unknown option '--frobnicate'/)
+    })
+  })
+
+  describe('afterwards', () => {
+    it('gc finds nothing left behind by the refused commands, and the store verifies', async () => {
+      const gc = await cliJson(['gc'], { dataDir: data.path })
+      expect(gc).toMatchObject({ objects_removed: 0, chunks_removed: 0, bytes_freed: 0, manifests_released: 0 })
+      const v = await cliJson(['verify'], { dataDir: data.path })
+      expect(v).toMatchObject({ ok: true, problems: [] })
     })
   })
 })

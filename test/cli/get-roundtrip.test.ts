@@ -2,11 +2,12 @@
  * `openhash get` gives back exactly what `openhash add` took: single files to
  * a path or to stdout, a preview for text, and whole directory trees.
  */
+import { execFile } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
-import { lstat, mkdir, readFile, readdir, readlink, stat, utimes, writeFile } from 'node:fs/promises'
+import { lstat, mkdir, readFile, readdir, readlink, stat, symlink, utimes, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { CHUNK, cliJson, expectCleanError, expectOk, freshDataDir, runCli, sha256sum, show, uploadedHash } from '../helpers/cli.js'
+import { BIN, CHUNK, cliJson, expectCleanError, expectOk, freshDataDir, runCli, sha256sum, show, uploadedHash } from '../helpers/cli.js'
 
 type Node = { type: 'file', sha: string, size: number } | { type: 'dir' } | { type: 'other', what: string }
 
@@ -105,6 +106,20 @@ describe('openhash get', () => {
       expect(r.stdoutBuf.equals(binary)).toBe(true)
       const t = expectOk(await runCli(['get', textHash, '-o', '-'], { dataDir: dataDir() }))
       expect(t.stdout).toBe(text)
+    })
+
+    it('get -o - into a pipe closed early ends quietly', async () => {
+      const big = randomBytes(4 * 1024 * 1024)
+      await writeFile(join(work.path, 'pipe.bin'), big)
+      const h = uploadedHash(expectOk(await runCli(['add', join(work.path, 'pipe.bin')], { dataDir: dataDir() })))
+      const script = `"$NODE" "$BIN" get ${h} -o - 2>"$ERR" | head -c 10 >/dev/null; echo "\${PIPESTATUS[0]}"`
+      const errFile = join(work.path, 'pipe.err')
+      const out = await new Promise<string>((resolve, reject) => {
+        execFile('bash', ['-c', script], { env: { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('OPENHASH_'))), NODE: process.execPath, BIN, ERR: errFile, OPENHASH_DATA_DIR: dataDir(), HOME: work.path }, timeout: 30_000 },
+          (err, stdout) => { if (err !== null) reject(err); else resolve(stdout) })
+      })
+      expect(out.trim()).toBe('0')
+      expect(await readFile(errFile, 'utf8')).toBe('')
     })
 
     it('get -o refuses an existing path without --force and replaces it with --force', async () => {
@@ -230,6 +245,25 @@ describe('openhash get', () => {
       const r = await runCli(['get', dirHashPrinted, '-o', '-'], { dataDir: dataDir() })
       expectCleanError(r)
       expect(r.stdout).toBe('')
+    })
+
+    it('symbolic links are followed: they come back as the files and folders they point to', async () => {
+      const base = join(work.path, 'links')
+      await mkdir(join(base, 'real-dir'), { recursive: true })
+      await writeFile(join(base, 'real-dir', 'inside.txt'), 'inside\n')
+      await writeFile(join(work.path, 'outside.txt'), 'outside the tree\n')
+      await symlink('../outside.txt', join(base, 'to-outside.txt'))
+      await symlink('real-dir', join(base, 'to-dir'))
+      const h = uploadedHash(expectOk(await runCli(['add', base], { dataDir: dataDir() })), 'Directory')
+      const out = join(work.path, 'links-out')
+      expectOk(await runCli(['get', h, '-o', out], { dataDir: dataDir() }))
+      expect(Object.fromEntries(await tree(out))).toEqual({
+        'real-dir': { type: 'dir' },
+        'real-dir/inside.txt': { type: 'file', sha: createHash('sha256').update('inside\n').digest('hex'), size: 7 },
+        'to-dir': { type: 'dir' },
+        'to-dir/inside.txt': { type: 'file', sha: createHash('sha256').update('inside\n').digest('hex'), size: 7 },
+        'to-outside.txt': { type: 'file', sha: createHash('sha256').update('outside the tree\n').digest('hex'), size: 17 }
+      })
     })
 
     it('the store verifies after all of this', async () => {

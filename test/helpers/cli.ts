@@ -1,12 +1,11 @@
 /**
  * Run the real `openhash` CLI (bin/openhash over the compiled dist/) as a
  * child process and capture what it does. Every run gets a hermetic
- * environment: no inherited OPENHASH_* variables, HOME pointed at a scratch
- * directory (so ~/.openhash is never touched), and the data directory given
- * explicitly through OPENHASH_DATA_DIR.
+ * environment: no inherited OPENHASH_* variables, HOME=/dev/null (so
+ * ~/.openhash can never be used: a run without a data directory fails), and
+ * the data directory given explicitly through OPENHASH_DATA_DIR.
  */
-import { spawn } from 'node:child_process'
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -42,11 +41,8 @@ export interface RunOptions {
   input?: string | Buffer
 }
 
-let scratchHome: string | undefined
-async function home (): Promise<string> {
-  scratchHome ??= await mkdtemp(join(tmpdir(), 'openhash-cli-home-'))
-  return scratchHome
-}
+/** HOME for the CLI: ~/.openhash would be /dev/null/.openhash, which cannot be created. */
+const NO_HOME = '/dev/null'
 
 function baseEnv (): Record<string, string> {
   const env: Record<string, string> = {}
@@ -61,7 +57,7 @@ function baseEnv (): Record<string, string> {
 
 /** Run `node bin/openhash ...args`; never rejects (a failed run is a result). */
 export async function runCli (args: string[], options: RunOptions = {}): Promise<CliResult> {
-  const env: Record<string, string> = { ...baseEnv(), HOME: await home() }
+  const env: Record<string, string> = { ...baseEnv(), HOME: NO_HOME }
   if (options.dataDir !== undefined) env.OPENHASH_DATA_DIR = options.dataDir
   for (const [k, v] of Object.entries(options.env ?? {})) {
     if (v === undefined) delete env[k]
@@ -160,9 +156,8 @@ export async function sha256sum (path: string): Promise<string> {
 }
 
 /** Everything a store exposes through the CLI, for before/after comparisons. */
-export async function snapshot (dataDir: string): Promise<{ list: unknown, stats: unknown, pins: unknown }> {
+export async function snapshot (dataDir: string): Promise<{ list: unknown, stats: unknown }> {
   const list = await cliJson(['list'], { dataDir })
   const stats = await cliJson(['stats'], { dataDir })
-  const pins = await cliJson(['pins'], { dataDir })
-  return { list, stats, pins }
+  return { list, stats }
 }
