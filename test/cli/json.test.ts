@@ -6,6 +6,7 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { cliJson, freshDataDir, sha256sum } from '../helpers/cli.js'
+import { CHUNK } from '../helpers/cli.js'
 
 const HASH = /^[0-9a-f]{64}$/
 const INFO_KEYS = ['hash', 'filename', 'mime_type', 'size', 'mod_time', 'chunk_count', 'is_directory', 'created_at', 'ref_count']
@@ -109,7 +110,7 @@ describe('--json on every command', () => {
         dedup_ratio: 1,
         disk_bytes: expect.any(Number),
         backend: 'pack',
-        chunk_size: 262144
+        chunk_size: CHUNK
       },
       pins: { count: 0 }
     })

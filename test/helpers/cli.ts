@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 /**
  * Run the real `openhash` CLI (bin/openhash over the compiled dist/) as a
  * child process and capture what it does. Every run gets a hermetic
@@ -17,7 +18,8 @@ export const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', 
 export const BIN = join(ROOT, 'bin', 'openhash')
 export const DIST = join(ROOT, 'dist', 'src')
 /** The default chunk size (config/default.json). */
-export const CHUNK = 262144
+/** The shipped default chunk size (config/default.json), so boundary tests follow it. */
+export const CHUNK: number = JSON.parse(readFileSync(new URL('../../config/default.json', import.meta.url), 'utf8')).storage.chunk_size
 
 export interface CliResult {
   code: number | null
