@@ -1,12 +1,31 @@
 import { defineConfig } from 'vitest/config'
 
+/**
+ * Two projects: everything in-process, and the CLI process suite once more
+ * against real daemons (`--api`), so both modes must print and exit alike.
+ * lock and config tests are about the in-process store itself and run once.
+ */
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     setupFiles: ['./test/setup.ts'],
     testTimeout: 120_000,
     hookTimeout: 60_000,
     pool: 'forks',
-    reporters: ['default']
+    reporters: ['default'],
+    projects: [
+      {
+        extends: true,
+        test: { name: 'main', include: ['test/**/*.test.ts'] }
+      },
+      {
+        extends: true,
+        test: {
+          name: 'cli-api',
+          include: ['test/cli/**/*.test.ts'],
+          exclude: ['test/cli/lock.test.ts', 'test/cli/config.test.ts'],
+          env: { OPENHASH_TEST_CLI_MODE: 'api' }
+        }
+      }
+    ]
   }
 })

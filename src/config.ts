@@ -19,8 +19,20 @@ const StorageSchema = z.strictObject({
   verify_on_read: z.boolean()
 })
 
+const ApiSchema = z.strictObject({
+  host: z.string().min(1),
+  port: z.number().int().min(0).max(65535),
+  /** Largest accepted upload (a file, or a whole folder upload), in bytes; larger ones get 413. */
+  max_upload_bytes: z.number().int().min(1),
+  /** On SIGINT/SIGTERM, how long in-flight requests may run before they are aborted. */
+  shutdown_grace_ms: z.number().int().min(0),
+  /** One log line per request on stdout. */
+  request_log: z.boolean()
+})
+
 const ConfigSchema = z.strictObject({
-  storage: StorageSchema
+  storage: StorageSchema,
+  api: ApiSchema
 })
 
 export type FileConfig = z.infer<typeof ConfigSchema>

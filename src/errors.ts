@@ -19,6 +19,13 @@ export type ErrorCode =
   | 'CORRUPT_DATA'
   | 'CONFIG_INVALID'
   | 'ABORTED'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'RANGE_NOT_SATISFIABLE'
+  | 'METHOD_NOT_ALLOWED'
+  | 'ROUTE_NOT_FOUND'
+  | 'UNAVAILABLE'
+  | 'API_UNREACHABLE'
+  | 'BAD_RESPONSE'
   | 'INTERNAL'
 
 export class OpenHashError extends Error {
@@ -61,6 +68,32 @@ export const StoreIncompatibleError = define('STORE_INCOMPATIBLE', 'StoreIncompa
 export const CorruptDataError = define('CORRUPT_DATA', 'CorruptDataError')
 export const ConfigInvalidError = define('CONFIG_INVALID', 'ConfigInvalidError')
 export const AbortedError = define('ABORTED', 'AbortedError')
+export const PayloadTooLargeError = define('PAYLOAD_TOO_LARGE', 'PayloadTooLargeError')
+export const RangeNotSatisfiableError = define('RANGE_NOT_SATISFIABLE', 'RangeNotSatisfiableError')
+export const MethodNotAllowedError = define('METHOD_NOT_ALLOWED', 'MethodNotAllowedError')
+export const RouteNotFoundError = define('ROUTE_NOT_FOUND', 'RouteNotFoundError')
+/** The node cannot serve right now (shutting down, or a store problem it reports as unhealthy). */
+export const UnavailableError = define('UNAVAILABLE', 'UnavailableError')
+/** The HTTP client could not reach the daemon (connection refused, timeout, DNS). */
+export const ApiUnreachableError = define('API_UNREACHABLE', 'ApiUnreachableError')
+/** The daemon answered something that is not what the API promises. */
+export const BadResponseError = define('BAD_RESPONSE', 'BadResponseError')
+export const InternalError = define('INTERNAL', 'InternalError')
+
+const CLASSES = [
+  InvalidHashError, InvalidArgumentError, InvalidPriorityError, NotFoundError, NotADirectoryError,
+  IsADirectoryError, NotAddedError, SourceNotFoundError, SourceUnreadableError, SymlinkLoopError,
+  UnsupportedFileTypeError, StoreLockedError, StoreIncompatibleError, CorruptDataError,
+  ConfigInvalidError, AbortedError, PayloadTooLargeError, RangeNotSatisfiableError,
+  MethodNotAllowedError, RouteNotFoundError, UnavailableError, ApiUnreachableError,
+  BadResponseError, InternalError
+]
+
+/** Rebuild the typed error for a stable code (e.g. from an HTTP error body). */
+export function errorFromCode (code: string, message: string, details?: Record<string, unknown>): OpenHashError {
+  const Cls = CLASSES.find(c => c.code === code)
+  return Cls === undefined ? new OpenHashError('INTERNAL', message, details) : new Cls(message, details)
+}
 
 export function isOpenHashError (err: unknown): err is OpenHashError {
   return err instanceof OpenHashError

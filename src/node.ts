@@ -5,14 +5,19 @@
  */
 import type { DirEntry } from './content/directory.js'
 import { importPath } from './content/importer.js'
+import type { TreeMeta, TreePart } from './content/tree.js'
+import { importTree } from './content/tree.js'
 import { parseHash } from './content/hash.js'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import type { Config } from './config.js'
+import { packageRoot } from './config.js'
 import type { OpenedStore } from './store/open.js'
 import { openStore } from './store/open.js'
 import type { ContentInfo, GcResult, OperationOptions, PinRecord, VerifyResult } from './store/repo.js'
 import { DEFAULT_PRIORITY, MAX_PRIORITY, MIN_PRIORITY, Repo } from './store/repo.js'
 
-export type { ContentInfo, GcResult, VerifyResult, PinRecord, OperationOptions, DirEntry }
+export type { ContentInfo, GcResult, VerifyResult, PinRecord, OperationOptions, DirEntry, TreePart, TreeMeta }
 
 export interface AddResult {
   hash: string
@@ -44,14 +49,33 @@ export interface NodeStats {
     backend: string
     chunk_size: number
   }
-  pins: { count: number }
+  replication: {
+    /** Copies the node aims to keep of pinned content (only the local copy until replication lands). */
+    replication_factor: number
+    pinned_content: number
+    pending_requests: number
+  }
+  network: { peer_id: string, connected_peers: number, addresses: string[] }
 }
+
+export interface NetworkInfo {
+  /** Empty until the peer network (libp2p) lands. */
+  peer_id: string
+  connected_peers: number
+  peer_list: string[]
+  addresses: string[]
+  dht: { enabled: boolean, peer_count: number, bucket_info: Array<{ index: number, peers: number }> }
+}
+
+export interface HealthInfo { status: 'healthy' | 'unhealthy', timestamp: string, version: string }
 
 export interface ReadOptions { offset?: number, length?: number, signal?: AbortSignal }
 
 export interface OpenHashNode {
   addPath(path: string, options?: OperationOptions): Promise<AddResult>
   addStream(source: AsyncIterable<Uint8Array>, meta: { filename: string, mod_time?: string }, options?: OperationOptions & { total?: number }): Promise<AddResult>
+  /** Add a directory tree whose files arrive as a stream of parts (see content/tree.ts). */
+  addTree(parts: AsyncIterable<TreePart>, meta: TreeMeta, options?: OperationOptions): Promise<AddResult>
   info(hash: string): Promise<ContentInfo>
   entries(hash: string): Promise<DirEntry[]>
   read(hash: string, options?: ReadOptions): AsyncIterable<Uint8Array>
@@ -63,13 +87,19 @@ export interface OpenHashNode {
   gc(options?: OperationOptions): Promise<GcResult>
   stats(): Promise<NodeStats>
   verify(options?: OperationOptions): Promise<VerifyResult>
+  network(): Promise<NetworkInfo>
+  health(): Promise<HealthInfo>
   close(): Promise<void>
 }
+
+/** The package version (also the daemon's /health version). */
+export const VERSION: string = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')).version
 
 export { MIN_PRIORITY, MAX_PRIORITY, DEFAULT_PRIORITY }
 
 export class LocalNode implements OpenHashNode {
   readonly repo: Repo
+  private closed = false
 
   private constructor (private readonly store: OpenedStore, private readonly config: Config) {
     this.repo = store.repo
@@ -81,6 +111,9 @@ export class LocalNode implements OpenHashNode {
   }
 
   get dataDir (): string { return this.store.dataDir }
+
+  /** Record the daemon's API address in the data directory's lock file (the CLI finds it there). */
+  async announceApi (url: string): Promise<void> { await this.store.updateLock({ api: url }) }
 
   async addPath (path: string, options: OperationOptions = {}): Promise<AddResult> {
     const { record, files, directories } = await importPath(this.repo, path, { ...options, added: true })
@@ -97,6 +130,11 @@ export class LocalNode implements OpenHashNode {
   async addStream (source: AsyncIterable<Uint8Array>, meta: { filename: string, mod_time?: string }, options: OperationOptions & { total?: number } = {}): Promise<AddResult> {
     const record = await this.repo.importFile(source, meta, { ...options, added: true })
     return { hash: record.hash, size: record.size, filename: record.filename, is_directory: false, mime_type: record.mime_type }
+  }
+
+  async addTree (parts: AsyncIterable<TreePart>, meta: TreeMeta, options: OperationOptions = {}): Promise<AddResult> {
+    const { record, files, directories } = await importTree(this.repo, parts, meta, { ...options, added: true })
+    return { hash: record.hash, size: record.size, filename: record.filename, is_directory: true, mime_type: record.mime_type, files, directories }
   }
 
   async info (hash: string): Promise<ContentInfo> {
@@ -161,8 +199,17 @@ export class LocalNode implements OpenHashNode {
         backend: this.repo.chunks.backend,
         chunk_size: this.config.storage.chunk_size
       },
-      pins: { count: pins.size }
+      replication: { replication_factor: 1, pinned_content: pins.size, pending_requests: 0 },
+      network: { peer_id: '', connected_peers: 0, addresses: [] }
     }
+  }
+
+  async network (): Promise<NetworkInfo> {
+    return { peer_id: '', connected_peers: 0, peer_list: [], addresses: [], dht: { enabled: false, peer_count: 0, bucket_info: [] } }
+  }
+
+  async health (): Promise<HealthInfo> {
+    return { status: this.closed ? 'unhealthy' : 'healthy', timestamp: new Date().toISOString(), version: VERSION }
   }
 
   async verify (options: OperationOptions = {}): Promise<VerifyResult> {
@@ -170,6 +217,7 @@ export class LocalNode implements OpenHashNode {
   }
 
   async close (): Promise<void> {
+    this.closed = true
     await this.store.close()
   }
 }

@@ -7,6 +7,8 @@ import { loadConfig } from '../config.js'
 import { ConfigInvalidError, isOpenHashError } from '../errors.js'
 import type { OpenHashNode } from '../node.js'
 import { LocalNode } from '../node.js'
+import { OpenHashClient } from '../client/client.js'
+import { readLockInfo } from '../store/open.js'
 
 export interface Printer {
   json: boolean
@@ -25,6 +27,7 @@ export interface CliContext {
 
 export interface GlobalOptions {
   dataDir?: string
+  api?: string
   json?: boolean
   config?: string[]
 }
@@ -61,14 +64,36 @@ export function errorMessage (err: unknown): string {
   return String(err)
 }
 
+function processAlive (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err: any) {
+    return err?.code === 'EPERM'
+  }
+}
+
+/**
+ * The node a command talks to: the daemon at --api (or $OPENHASH_API); else
+ * the daemon that holds the data directory (its lock file names its API
+ * address); else the store itself, in-process.
+ */
+export async function openNode (globals: GlobalOptions, command: string): Promise<OpenHashNode> {
+  const api = globals.api ?? (process.env.OPENHASH_API !== '' ? process.env.OPENHASH_API : undefined)
+  if (api !== undefined) return new OpenHashClient({ url: api })
+  const config = loadConfig({ dataDir: globals.dataDir, overrides: parseConfigFlags(globals.config) })
+  const lock = await readLockInfo(config.data_dir)
+  if (lock?.api !== undefined && lock.pid !== process.pid && processAlive(lock.pid)) return new OpenHashClient({ url: lock.api })
+  return await LocalNode.open(config, command)
+}
+
 /** Run a command action with an open node; errors become one line on stderr. */
 export async function withNode (cmd: Command, action: (ctx: CliContext) => Promise<number | void>): Promise<void> {
   const globals = cmd.optsWithGlobals<GlobalOptions>()
   const print = makePrinter(globals.json === true)
   let node: OpenHashNode | undefined
   try {
-    const config = loadConfig({ dataDir: globals.dataDir, overrides: parseConfigFlags(globals.config) })
-    node = await LocalNode.open(config, `openhash ${cmd.name()}`)
+    node = await openNode(globals, `openhash ${cmd.name()}`)
     const code = await action({ node, print })
     status.code = code ?? 0
   } catch (err) {

@@ -16,6 +16,7 @@ import { register as rm } from './commands/rm.js'
 import { register as gc } from './commands/gc.js'
 import { register as stats } from './commands/stats.js'
 import { register as verify } from './commands/verify.js'
+import { register as daemon } from './commands/daemon.js'
 
 export function buildProgram (): Command {
   const version = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')).version as string
@@ -24,12 +25,13 @@ export function buildProgram (): Command {
     .description('OpenHashDB: content-addressable storage; content is named by its SHA-256')
     .version(version)
     .option('-d, --data-dir <path>', 'data directory (default: $OPENHASH_DATA_DIR or ~/.openhash)')
+    .option('--api <url>', 'talk to the daemon at this URL (default: $OPENHASH_API, else the daemon holding the data directory, else in-process)')
     .option('--json', 'machine-readable JSON output')
     .option('-c, --config <section.key=value>', 'override a configuration value (repeatable), e.g. -c storage.backend=leveldb',
       (value: string, prev: string[] = []) => [...prev, value])
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s.replace(/^error:/, 'Error:').replace(/\n(?=.)/g, ' ')) })
-  for (const reg of [add, get, view, list, pin, rm, gc, stats, verify]) reg(program)
+  for (const reg of [daemon, add, get, view, list, pin, rm, gc, stats, verify]) reg(program)
   for (const cmd of program.commands) cmd.exitOverride()
   return program
 }

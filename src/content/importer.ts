@@ -16,7 +16,7 @@ import {
   SymlinkLoopError, UnsupportedFileTypeError
 } from '../errors.js'
 
-type Plan =
+export type Plan =
   | { kind: 'file', path: string, name: string, size: number, mtime: Date }
   | { kind: 'dir', path: string, name: string, mtime: Date, children: Plan[] }
 
@@ -26,7 +26,7 @@ export interface ImportResult {
   directories: number
 }
 
-function fsError (err: any, path: string): OpenHashError {
+export function fsError (err: any, path: string): OpenHashError {
   if (err instanceof OpenHashError) return err
   switch (err?.code) {
     case 'ENOENT': return new SourceNotFoundError(`no such file or directory: ${path}`, { path })
@@ -90,14 +90,22 @@ async function plan (path: string, name: string, ancestors: Set<string>): Promis
   return { kind: 'dir', path, name, mtime: st.mtime, children }
 }
 
-function totalBytes (p: Plan): number {
+/**
+ * Walk and check `path` before anything is written: the same checks (and
+ * errors) whether the tree is then imported in-process or uploaded to a daemon.
+ */
+export async function planPath (path: string): Promise<Plan> {
+  const abs = resolve(path)
+  return await plan(abs, basename(abs), new Set())
+}
+
+export function totalBytes (p: Plan): number {
   return p.kind === 'file' ? p.size : p.children.reduce((s, c) => s + totalBytes(c), 0)
 }
 
 /** Import a file or directory at `path`. Resolves once durable. */
 export async function importPath (repo: Repo, path: string, options: OperationOptions & { added?: boolean } = {}): Promise<ImportResult> {
-  const abs = resolve(path)
-  const root = await plan(abs, basename(abs), new Set())
+  const root = await planPath(path)
   const total = totalBytes(root)
   const guard = repo.guard()
   const counts = { files: 0, directories: 0, done: 0 }

@@ -112,7 +112,8 @@ describe('--json on every command', () => {
         backend: 'pack',
         chunk_size: CHUNK
       },
-      pins: { count: 0 }
+      replication: { replication_factor: 1, pinned_content: 0, pending_requests: 0 },
+      network: { peer_id: '', connected_peers: 0, addresses: [] }
     })
   })
 

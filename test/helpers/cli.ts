@@ -13,6 +13,8 @@ import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { expect } from 'vitest'
+import type { DaemonProcess } from './daemon.js'
+import { startDaemon } from './daemon.js'
 
 export const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..')
 export const BIN = join(ROOT, 'bin', 'openhash')
@@ -57,8 +59,37 @@ function baseEnv (): Record<string, string> {
   return env
 }
 
+/**
+ * The CLI suite runs twice (vitest.config.ts projects): in-process, and with
+ * OPENHASH_TEST_CLI_MODE=api, where every data directory is served by a real
+ * `openhash daemon` and each command reaches it with --api <url>.
+ */
+export const API_MODE = process.env.OPENHASH_TEST_CLI_MODE === 'api'
+const daemons = new Map<string, Promise<DaemonProcess>>()
+
+async function daemonFor (dataDir: string): Promise<DaemonProcess> {
+  let d = daemons.get(dataDir)
+  if (d === undefined) {
+    d = startDaemon(dataDir)
+    daemons.set(dataDir, d)
+  }
+  return await d
+}
+
+/** Stop the daemon serving dataDir (API mode), e.g. before removing the directory. */
+export async function stopDaemonFor (dataDir: string): Promise<void> {
+  const d = daemons.get(dataDir)
+  if (d === undefined) return
+  daemons.delete(dataDir)
+  const code = await (await d).stop('SIGTERM')
+  expect(code, 'the daemon exits cleanly on SIGTERM').toBe(0)
+}
+
 /** Run `node bin/openhash ...args`; never rejects (a failed run is a result). */
 export async function runCli (args: string[], options: RunOptions = {}): Promise<CliResult> {
+  if (API_MODE && options.dataDir !== undefined && args[0] !== 'daemon' && options.env?.OPENHASH_DATA_DIR === undefined) {
+    args = ['--api', (await daemonFor(options.dataDir)).url, ...args]
+  }
   const env: Record<string, string> = { ...baseEnv(), HOME: NO_HOME }
   if (options.dataDir !== undefined) env.OPENHASH_DATA_DIR = options.dataDir
   for (const [k, v] of Object.entries(options.env ?? {})) {
@@ -89,7 +120,7 @@ export async function runCli (args: string[], options: RunOptions = {}): Promise
 /** A fresh data directory; `cleanup` removes it. */
 export async function freshDataDir (prefix = 'openhash-cli-'): Promise<{ path: string, cleanup: () => Promise<void> }> {
   const path = await mkdtemp(join(tmpdir(), prefix))
-  return { path, cleanup: async () => { await rm(path, { recursive: true, force: true }) } }
+  return { path, cleanup: async () => { await stopDaemonFor(path); await rm(path, { recursive: true, force: true }) } }
 }
 
 /** Describe a result for assertion messages. */

@@ -17,7 +17,7 @@ export function register (program: Command): void {
         print.line(`   Logical bytes: ${sizeLine(st.logical_bytes)}`)
         print.line(`   Dedup ratio: ${st.dedup_ratio}`)
         if (st.disk_bytes !== undefined) print.line(`   On disk: ${sizeLine(st.disk_bytes)}`)
-        print.line(`   Pinned items: ${s.pins.count}`)
+        print.line(`   Pinned items: ${s.replication.pinned_content}`)
       })
     })
 }

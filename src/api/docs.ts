@@ -1,0 +1,61 @@
+/**
+ * API documentation served by the daemon: the OpenAPI 3 document kept in
+ * docs/openapi.json at /openapi.json, and Swagger UI (swagger-ui-dist) at /docs.
+ */
+import { readFile } from 'node:fs/promises'
+import { createRequire } from 'node:module'
+import { join, normalize } from 'node:path'
+import type { Hono } from 'hono'
+import { packageRoot } from '../config.js'
+import { RouteNotFoundError } from '../errors.js'
+
+const require = createRequire(import.meta.url)
+
+const ASSETS: Record<string, string> = {
+  'swagger-ui.css': 'text/css; charset=utf-8',
+  'swagger-ui-bundle.js': 'text/javascript; charset=utf-8',
+  'swagger-ui-standalone-preset.js': 'text/javascript; charset=utf-8',
+  'favicon-32x32.png': 'image/png',
+  'favicon-16x16.png': 'image/png'
+}
+
+const PAGE = `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>OpenHashDB API</title>
+<link rel="stylesheet" href="/docs/swagger-ui.css">
+<link rel="icon" type="image/png" href="/docs/favicon-32x32.png">
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script src="/docs/swagger-ui-bundle.js"></script>
+<script src="/docs/swagger-ui-standalone-preset.js"></script>
+<script src="/docs/init.js"></script>
+</body>
+</html>
+`
+
+const INIT = `window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#swagger-ui', deepLinking: true,
+  presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset], layout: 'StandaloneLayout' })
+`
+
+let openapi: string | undefined
+
+export function mountDocs (app: Hono<any>): void {
+  const dist = (require('swagger-ui-dist') as { absolutePath: () => string }).absolutePath()
+
+  app.get('/openapi.json', async (c) => {
+    openapi ??= await readFile(join(packageRoot(), 'docs', 'openapi.json'), 'utf8')
+    return c.body(openapi, 200, { 'Content-Type': 'application/json; charset=utf-8' })
+  })
+  app.get('/docs', (c) => c.html(PAGE))
+  app.get('/docs/init.js', (c) => c.body(INIT, 200, { 'Content-Type': 'text/javascript; charset=utf-8' }))
+  app.get('/docs/:asset', async (c) => {
+    const name = c.req.param('asset')
+    const type = ASSETS[name]
+    if (type === undefined) throw new RouteNotFoundError(`no such documentation asset: ${name}`)
+    const body = await readFile(normalize(join(dist, name)))
+    return c.body(body, 200, { 'Content-Type': type, 'Cache-Control': 'public, max-age=86400' })
+  })
+}

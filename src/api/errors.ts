@@ -1,0 +1,79 @@
+/**
+ * The one place where error codes meet HTTP: code → status, and the error
+ * JSON of the API reference ({ error, code, message, details, timestamp }),
+ * plus `error_code`, the stable code the typed client rebuilds errors from.
+ */
+import type { ErrorCode } from '../errors.js'
+import { isOpenHashError } from '../errors.js'
+
+export const STATUS_BY_CODE: Record<ErrorCode, number> = {
+  INVALID_HASH: 400,
+  INVALID_ARGUMENT: 400,
+  INVALID_PRIORITY: 400,
+  NOT_FOUND: 404,
+  NOT_A_DIRECTORY: 404,
+  IS_A_DIRECTORY: 400,
+  NOT_ADDED: 409,
+  SOURCE_NOT_FOUND: 400,
+  SOURCE_UNREADABLE: 400,
+  SYMLINK_LOOP: 400,
+  UNSUPPORTED_FILE_TYPE: 400,
+  STORE_LOCKED: 503,
+  STORE_INCOMPATIBLE: 500,
+  CORRUPT_DATA: 500,
+  CONFIG_INVALID: 400,
+  ABORTED: 503,
+  PAYLOAD_TOO_LARGE: 413,
+  RANGE_NOT_SATISFIABLE: 416,
+  METHOD_NOT_ALLOWED: 405,
+  ROUTE_NOT_FOUND: 404,
+  UNAVAILABLE: 503,
+  API_UNREACHABLE: 502,
+  BAD_RESPONSE: 502,
+  INTERNAL: 500
+}
+
+/** Reason phrases for the `error` field. */
+export const REASON: Record<number, string> = {
+  400: 'Bad Request',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  409: 'Conflict',
+  413: 'Payload Too Large',
+  416: 'Range Not Satisfiable',
+  500: 'Internal Server Error',
+  501: 'Not Implemented',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable'
+}
+
+export interface ErrorBody {
+  error: string
+  code: number
+  message: string
+  details?: Record<string, unknown>
+  timestamp: string
+  error_code: ErrorCode
+}
+
+/** Status and body for any thrown value. Unknown errors become a 500 without internals. */
+export function toErrorResponse (err: unknown): { status: number, body: ErrorBody } {
+  if (isOpenHashError(err)) {
+    const status = STATUS_BY_CODE[err.code] ?? 500
+    return {
+      status,
+      body: {
+        error: REASON[status] ?? 'Error',
+        code: status,
+        message: err.message,
+        ...(err.details !== undefined ? { details: err.details } : {}),
+        timestamp: new Date().toISOString(),
+        error_code: err.code
+      }
+    }
+  }
+  return {
+    status: 500,
+    body: { error: REASON[500], code: 500, message: 'internal error', timestamp: new Date().toISOString(), error_code: 'INTERNAL' }
+  }
+}

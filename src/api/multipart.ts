@@ -1,0 +1,111 @@
+/**
+ * multipart/form-data as an async sequence of parts, parsed as a stream
+ * (busboy on the Node request): a file part's bytes flow straight from the
+ * socket to the store, never buffered whole. The consumer must finish (or
+ * skip) a file part's stream before asking for the next part; a part it
+ * skips is drained. The total of file bytes is capped (413 past the cap).
+ */
+import type { IncomingMessage } from 'node:http'
+import type { Readable } from 'node:stream'
+import busboy from 'busboy'
+import { InvalidArgumentError, PayloadTooLargeError } from '../errors.js'
+
+export type Part =
+  | { kind: 'field', name: string, value: string }
+  | { kind: 'file', name: string, filename: string, mimeType: string, body: AsyncIterable<Uint8Array> }
+
+export interface MultipartOptions {
+  /** Cap on the sum of all file parts' bytes. */
+  maxBytes: number
+  signal?: AbortSignal
+}
+
+const HWM = 1024 * 1024
+
+/**
+ * Browsers and fetch's FormData (WHATWG HTML) send `"`, CR and LF in file
+ * names as %22, %0D and %0A; undo exactly that. (Exact names of any kind can
+ * always be sent in a `filename` or `path` field instead.)
+ */
+export function decodeFilename (name: string): string {
+  return name.replace(/%22/g, '"').replace(/%0D/gi, '\r').replace(/%0A/gi, '\n')
+}
+
+export function isMultipart (contentType: string | undefined): boolean {
+  return contentType !== undefined && /^multipart\/form-data\s*;/i.test(contentType) && /boundary=/i.test(contentType)
+}
+
+export async function * parseMultipart (req: IncomingMessage, options: MultipartOptions): AsyncGenerator<Part> {
+  if (!isMultipart(req.headers['content-type'])) {
+    throw new InvalidArgumentError('expected a multipart/form-data body', { content_type: req.headers['content-type'] ?? null })
+  }
+  let bb: busboy.Busboy
+  try {
+    bb = busboy({
+      headers: req.headers,
+      preservePath: true, // folder uploads carry relative paths in filenames
+      defParamCharset: 'utf8', // curl and browsers send UTF-8 file names
+      highWaterMark: HWM,
+      fileHwm: HWM,
+      limits: { fieldSize: 1024 * 1024, fields: 100_000, parts: 200_000 }
+    })
+  } catch (err: any) {
+    throw new InvalidArgumentError(`malformed multipart request: ${String(err?.message ?? err)}`)
+  }
+
+  // events from busboy, consumed in order; `wake` resumes the consumer
+  const queue: Array<{ part: Part, stream?: Readable } | { end: true } | { error: unknown }> = []
+  let wake: (() => void) | undefined
+  const push = (item: typeof queue[number]): void => { queue.push(item); wake?.(); wake = undefined }
+  bb.on('field', (name, value) => push({ part: { kind: 'field', name, value } }))
+  bb.on('file', (name, stream, info) => {
+    push({ part: { kind: 'file', name, filename: decodeFilename(info.filename ?? ''), mimeType: info.mimeType, body: counted(stream) }, stream })
+  })
+  bb.on('close', () => push({ end: true }))
+  bb.on('error', (err: any) => push({ error: new InvalidArgumentError(`malformed multipart request: ${String(err?.message ?? err)}`) }))
+  bb.on('partsLimit', () => push({ error: new InvalidArgumentError('too many parts in the multipart request') }))
+  bb.on('fieldsLimit', () => push({ error: new InvalidArgumentError('too many fields in the multipart request') }))
+  req.on('aborted', () => push({ error: new InvalidArgumentError('request body ended early (client disconnected)') }))
+  const onAbort = (): void => push({ error: new InvalidArgumentError('request aborted') })
+  options.signal?.addEventListener('abort', onAbort)
+
+  let total = 0
+  async function * counted (stream: Readable): AsyncGenerator<Uint8Array> {
+    for await (const piece of stream as AsyncIterable<Buffer>) {
+      total += piece.length
+      if (total > options.maxBytes) {
+        throw new PayloadTooLargeError(`upload exceeds the maximum size of ${options.maxBytes} bytes`, { max_bytes: options.maxBytes })
+      }
+      yield piece
+    }
+    if ((stream as any).truncated === true) throw new InvalidArgumentError('file part truncated')
+  }
+
+  req.pipe(bb)
+  let current: Readable | undefined
+  let finished = false
+  try {
+    while (true) {
+      // a file part the consumer left unread is drained, so busboy can go on
+      if (current !== undefined && !current.readableEnded) current.resume()
+      current = undefined
+      if (queue.length === 0) await new Promise<void>(resolve => { wake = resolve })
+      const item = queue.shift()!
+      if ('end' in item) { finished = true; return }
+      if ('error' in item) throw item.error
+      current = item.stream
+      yield item.part
+    }
+  } finally {
+    options.signal?.removeEventListener('abort', onAbort)
+    if (!finished) {
+      // stopped early (error or consumer gave up): detach; Node discards the
+      // rest of the body once the response is sent
+      req.unpipe(bb)
+      current?.destroy()
+      bb.removeAllListeners()
+      bb.on('error', () => {})
+      bb.destroy()
+    }
+  }
+}
