@@ -56,10 +56,9 @@ function ensureDir (root: DirNode, names: string[], path: string): DirNode {
 }
 
 export async function importTree (repo: Repo, parts: AsyncIterable<TreePart>, meta: TreeMeta, options: OperationOptions & { added?: boolean } = {}): Promise<TreeResult> {
-  validateName(meta.name)
   const guard = repo.guard()
   try {
-    const root = emptyDir(meta.mod_time)
+    const root = emptyDir()
     let files = 0
     let bytes = 0
     for await (const part of parts) {
@@ -84,6 +83,9 @@ export async function importTree (repo: Repo, parts: AsyncIterable<TreePart>, me
       files++
       bytes += record.size
     }
+    // meta may be filled in while the parts stream (an HTTP form's fields)
+    validateName(meta.name)
+    root.mod_time = meta.mod_time
     const counts = { directories: 0 }
     const record = await commit(repo, root, meta.name, guard, options.added ?? true, counts)
     return { record, files, directories: counts.directories }

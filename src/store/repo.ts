@@ -30,6 +30,8 @@ import {
 
 /** Chunks per manifest segment: bounds memory and batch size whatever the file size. */
 export const SEGMENT_CHUNKS = 256
+/** Chunks of one add hashed and written concurrently (bounds the extra memory to this many chunks). */
+export const PUT_WINDOW = 8
 export const MIN_PRIORITY = 1
 export const MAX_PRIORITY = 100
 export const DEFAULT_PRIORITY = 1
@@ -316,29 +318,48 @@ export class Repo {
     let head: Buffer | undefined
     let committed = false
     let inflight: Promise<void> = Promise.resolve()
+    /**
+     * Chunks being hashed and written, in stream order. Each resolves to its
+     * hash once the chunk is guarded and put; only then does it join `seg`, so
+     * a segment names only chunks already written (commitSegment's flush then
+     * makes them durable before the segment is). Holds at most PUT_WINDOW
+     * chunks (sources must not reuse a buffer once they have yielded it).
+     */
+    const window: Array<Promise<string>> = []
+    const collect = async (): Promise<void> => {
+      const h = await window[0]
+      window.shift()
+      seg.push(h)
+      count++
+      if (seg.length >= SEGMENT_CHUNKS) {
+        // one commit in flight: segment k syncs while segment k+1 is read, hashed and written
+        await inflight
+        inflight = this.commitSegment(mid, seq++, seg, guard)
+        inflight.catch(() => {})
+        seg = []
+      }
+    }
     try {
       for await (const chunk of chunker(source, this.chunkSize)) {
         throwIfAborted(options.signal)
         if (head === undefined) head = Buffer.from(chunk.subarray(0, SNIFF_BYTES))
-        const chunkHash = sha256hexAsync(chunk) // on the thread pool, while the main thread
-        fileHash.update(chunk) //                   feeds the whole-file hash
-        const h = await chunkHash
-        guard.protectChunk(h)
-        await this.lock.run(async () => {
-          if (!await this.chunks.has(h)) await this.chunks.put(h, chunk)
-        })
-        seg.push(h)
+        if (window.length >= PUT_WINDOW) await collect()
+        const chunkHash = sha256hexAsync(chunk) // on the thread pool, while the main thread feeds the whole-file hash
+        const put = (async () => {
+          const h = await chunkHash
+          guard.protectChunk(h) // before the put: gc must not sweep it until a segment counts it
+          // under the repo lock, so gc's check-then-delete of an orphan chunk never
+          // interleaves with this put (put skips chunks the store already has)
+          await this.lock.run(async () => { await this.chunks.put(h, chunk) })
+          return h
+        })()
+        put.catch(() => {}) // observed when collected (or settled on failure); never an unhandled rejection
+        window.push(put)
+        fileHash.update(chunk)
         size += chunk.byteLength
-        count++
         options.onProgress?.({ type: 'add:bytes', bytes: size, total: options.total })
-        if (seg.length >= SEGMENT_CHUNKS) {
-          // one commit in flight: segment k syncs while segment k+1 is read and hashed
-          await inflight
-          inflight = this.commitSegment(mid, seq++, seg, guard)
-          inflight.catch(() => {})
-          seg = []
-        }
       }
+      while (window.length > 0) await collect()
       throwIfAborted(options.signal)
       await inflight
       if (seg.length > 0 || seq === 0) await this.commitSegment(mid, seq++, seg, guard)
@@ -386,6 +407,8 @@ export class Repo {
       if (dedup) await this.releaseManifest(mid)
       return record
     } catch (err) {
+      // no put or commit may race the cleanup: let every one settle first
+      await Promise.allSettled(window)
       await inflight.catch(() => {})
       if (!committed) await this.abandon(mid, guard)
       throw err
