@@ -126,23 +126,29 @@ interface ManifestState { state: 'staging' | 'live' | 'released', object?: strin
  * reference. GC skips protected hashes.
  */
 export class Guard {
-  private readonly chunks: string[] = []
+  /** This guard's own protections, hash -> times taken (the repo's maps count all guards). */
+  private readonly chunks = new Map<string, number>()
   private readonly objects: string[] = []
   constructor (private readonly repo: Repo) {}
 
-  protectChunk (h: string): void { this.chunks.push(h); this.repo.pendingChunks.set(h, (this.repo.pendingChunks.get(h) ?? 0) + 1) }
+  protectChunk (h: string): void { this.chunks.set(h, (this.chunks.get(h) ?? 0) + 1); this.repo.pendingChunks.set(h, (this.repo.pendingChunks.get(h) ?? 0) + 1) }
   protectObject (h: string): void { this.objects.push(h); this.repo.pendingObjects.set(h, (this.repo.pendingObjects.get(h) ?? 0) + 1) }
-  get chunkHashes (): readonly string[] { return this.chunks }
+  get chunkHashes (): readonly string[] { return [...this.chunks.keys()] }
   get objectHashes (): readonly string[] { return this.objects }
 
+  /** Drop protections taken earlier by this guard (each once: release() will not drop them again). */
   releaseChunks (hashes: readonly string[]): void {
-    for (const h of hashes) dropPending(this.repo.pendingChunks, h)
+    for (const h of hashes) {
+      if (!this.chunks.has(h)) continue
+      dropPending(this.chunks, h)
+      dropPending(this.repo.pendingChunks, h)
+    }
   }
 
   release (): void {
-    for (const h of this.chunks) dropPending(this.repo.pendingChunks, h)
+    for (const [h, n] of this.chunks) for (let i = 0; i < n; i++) dropPending(this.repo.pendingChunks, h)
     for (const h of this.objects) dropPending(this.repo.pendingObjects, h)
-    this.chunks.length = 0
+    this.chunks.clear()
     this.objects.length = 0
   }
 }
@@ -435,27 +441,32 @@ export class Repo {
 
   /** An add that failed or was aborted: unwind its manifest and sweep what it alone wrote. */
   private async abandon (mid: string, guard: Guard): Promise<void> {
-    const written = [...guard.chunkHashes]
+    // chunks written but never counted by a segment; the counted ones come back from releaseManifest
+    const uncounted = [...guard.chunkHashes]
     try {
       await this.lock.run(async () => {
         if (await this.kv.get(K.manifest(mid)) !== undefined) {
           await this.kv.batch([{ type: 'put', key: K.manifest(mid), value: enc({ state: 'released', created_at: new Date().toISOString() }) }])
         }
       })
-      await this.releaseManifest(mid)
-      guard.releaseChunks(written)
-      await this.sweepChunks(written)
+      guard.releaseChunks(uncounted)
+      await this.sweepChunks(uncounted)
+      await this.releaseManifest(mid, async (zeroed) => { await this.sweepChunks(zeroed) })
     } catch {
       // leftovers stay for the next gc
     }
   }
 
-  /** Unwind a released manifest: one atomic batch per segment. */
-  private async releaseManifest (mid: string): Promise<void> {
+  /**
+   * Unwind a released manifest: one atomic batch per segment. `onZeroed`
+   * hears, batch by batch, the chunks no manifest counts any more.
+   */
+  private async releaseManifest (mid: string, onZeroed?: (chunks: string[]) => Promise<void>): Promise<void> {
     for (;;) {
       const batch: Array<[string, Uint8Array]> = []
       for await (const kv of this.kv.iterate({ prefix: K.segments(mid), limit: 4 })) batch.push(kv)
       if (batch.length === 0) break
+      const zeroed: string[] = []
       await this.lock.run(async () => {
         for (const [key, v] of batch) {
           const buf = Buffer.from(v.buffer, v.byteOffset, v.byteLength)
@@ -468,12 +479,14 @@ export class Repo {
           const current = await this.kv.getMany(keys.map(K.chunkRef))
           const ops: KvOp[] = keys.map((h, i) => {
             const n = num(current[i]) - counts.get(h)!
+            if (n <= 0) zeroed.push(h)
             return n > 0 ? { type: 'put', key: K.chunkRef(h), value: Buffer.from(String(n)) } : { type: 'del', key: K.chunkRef(h) }
           })
           ops.push({ type: 'del', key })
           await this.kv.batch(ops)
         }
       })
+      if (onZeroed !== undefined && zeroed.length > 0) await onZeroed(zeroed)
     }
     await this.lock.run(async () => {
       await this.kv.batch([{ type: 'del', key: K.manifest(mid) }], { sync: true })
