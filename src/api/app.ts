@@ -27,6 +27,7 @@ import { renderListing } from './listing.js'
 import type { Part } from './multipart.js'
 import { parseMultipart } from './multipart.js'
 import { mountDocs } from './docs.js'
+import { prefetch } from '../content/prefetch.js'
 
 export interface ApiOptions {
   /** Largest accepted upload in bytes (413 past it). */
@@ -38,6 +39,9 @@ export interface ApiOptions {
 }
 
 type Env = { Bindings: HttpBindings }
+
+/** Upload bytes read ahead of the store, so the socket keeps flowing while chunks are hashed and written. */
+const PREFETCH_BYTES = 16 * 1024 * 1024
 type C = Context<Env>
 
 export const CORS_HEADERS: Record<string, string> = {
@@ -145,7 +149,7 @@ export function createApp (node: OpenHashNode, options: ApiOptions): Hono<Env> {
       if (part.kind === 'field') { fields[part.name] = part.value; continue }
       if (part.name !== 'file') continue // other file fields are drained and ignored
       const filename = fields.filename ?? (baseName(part.filename) || 'upload')
-      const res = await node.addStream(part.body, { filename, mod_time: fields.mod_time }, { signal: options.signal })
+      const res = await node.addStream(prefetch(part.body, PREFETCH_BYTES), { filename, mod_time: fields.mod_time }, { signal: options.signal })
       return c.json({ hash: res.hash, size: res.size, filename: res.filename, message: 'File uploaded successfully', mime_type: res.mime_type, is_directory: false })
     }
     throw new InvalidArgumentError('missing file: send the file as multipart/form-data field "file" (curl -F "file=@path")', { field: 'file' })
@@ -174,7 +178,7 @@ export function createApp (node: OpenHashNode, options: ApiOptions): Hono<Env> {
         }
         const rel = path ?? part.filename
         if (rel === '') throw new InvalidArgumentError(`file part "${part.name}" has no relative path: give it a filename such as "docs/a.txt" or a preceding "path" field`)
-        yield { kind: 'file', path: rel, source: part.body, mod_time: modTime }
+        yield { kind: 'file', path: rel, source: prefetch(part.body, PREFETCH_BYTES), mod_time: modTime }
         path = undefined
         modTime = undefined
       }

@@ -43,7 +43,8 @@ const INIT = `window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#swag
 let openapi: string | undefined
 
 export function mountDocs (app: Hono<any>): void {
-  const dist = (require('swagger-ui-dist') as { absolutePath: () => string }).absolutePath()
+  // absolute-path.js only: the package's main module loads the whole UI bundle
+  const dist = (require('swagger-ui-dist/absolute-path.js') as () => string)()
 
   app.get('/openapi.json', async (c) => {
     openapi ??= await readFile(join(packageRoot(), 'docs', 'openapi.json'), 'utf8')
