@@ -6,7 +6,11 @@
  *    (dist/bench/child.js) so that peak RSS is per operation;
  * 2. the real CLI: `bin/openhash add <1 GiB file> --json`, wall clock, and its
  *    hash checked against `sha256sum`;
- * 3. chunk sizes 64 KiB / 256 KiB / 1 MiB on the pack backend, 256 MiB file.
+ * 3. chunk sizes 64 KiB / 256 KiB / 1 MiB on the pack backend, 256 MiB file;
+ * 4. the daemon over HTTP (bench/http.ts): start-up, 1 GiB curl upload and
+ *    download, 100 concurrent clients.
+ *
+ * `npm run bench -- --only http` (or store, cli, chunks) runs one section.
  *
  * Prints one JSON document on stdout and writes it to bench/results/latest.json.
  * Progress goes to stderr. Everything temporary lives in one /tmp directory
@@ -26,6 +30,7 @@ import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { once } from 'node:events'
 import type { ChildResult, ChildSpec } from './child.js'
+import { httpBench } from './http.js'
 
 const MiB = 1024 * 1024
 const TARGET_ADD_MIB_S = 300
@@ -397,12 +402,16 @@ async function main (): Promise<number> {
     await snapshotBuild(join(work, 'build'))
     const chunkDefault = await defaultChunkSize(join(work, 'build'))
     log(`work dir ${work}`)
+    const onlyIdx = process.argv.indexOf('--only')
+    const only = onlyIdx >= 0 ? process.argv[onlyIdx + 1] : undefined
+    const want = (section: string): boolean => only === undefined || only === section
     const inputs: Record<'small' | 'large', Input> = {
       small: { path: join(work, 'input-256MiB.bin'), size_mib: 256, sha256: '' },
       large: { path: join(work, 'input-1GiB.bin'), size_mib: 1024, sha256: '' }
     }
     const genStarted = performance.now()
     for (const input of Object.values(inputs)) {
+      if (input.size_mib === 256 && !want('store') && !want('chunks')) continue
       log(`generating ${input.size_mib} MiB of random bytes`)
       input.sha256 = await generateFile(input.path, input.size_mib * MiB)
     }
@@ -411,7 +420,7 @@ async function main (): Promise<number> {
 
     // 1. backends x sizes
     const results: OpRow[] = []
-    for (const backend of ['pack', 'leveldb'] as const) {
+    for (const backend of want('store') ? ['pack', 'leveldb'] as const : []) {
       for (const [key, input] of Object.entries(inputs) as Array<['small' | 'large', Input]>) {
         const runs = key === 'small' ? RUNS_SMALL : RUNS_LARGE
         results.push(...await addAndGet(work, `${backend}-${input.size_mib}`, backend, input, runs, chunkDefault, { explicitChunkSize: false, prefaulted: true, overBudget }))
@@ -419,13 +428,16 @@ async function main (): Promise<number> {
     }
 
     // 2. the CLI
-    const cli = await cliAdd(work, inputs.large)
+    const cli = want('cli') ? await cliAdd(work, inputs.large) : undefined
 
     // 3. chunk sizes, pack backend, 256 MiB
     const chunkSizes: OpRow[] = []
-    for (const cs of [65536, 262144, 1048576]) {
+    for (const cs of want('chunks') ? [65536, 262144, 1048576] : []) {
       chunkSizes.push(...await addAndGet(work, `chunk-${cs}`, 'pack', inputs.small, RUNS_CHUNK_SIZE, cs, { explicitChunkSize: true, prefaulted: false, overBudget }))
     }
+
+    // 4. the daemon over HTTP
+    const http = want('http') ? await httpBench({ cli: cliScript, work, input: inputs.large, runs: overBudget() ? 1 : RUNS_LARGE, log }) : undefined
 
     const rows = [...results, ...chunkSizes]
     const primary = results.filter(r => r.name !== 'get_prefaulted')
@@ -465,26 +477,32 @@ async function main (): Promise<number> {
       results,
       cli,
       chunk_size_comparison: chunkSizes,
+      http,
       summary: {
-        all_targets_met: primary.every(r => r.meets_target && r.peak_rss_meets_target) && cli.meets_target && cli.peak_rss_meets_target !== false,
+        sections: only ?? 'all',
+        all_targets_met: primary.every(r => r.meets_target && r.peak_rss_meets_target) && (cli === undefined || (cli.meets_target && cli.peak_rss_meets_target !== false)) &&
+          (http === undefined || ((http.upload as any).meets_target && (http.download as any).meets_target && (http.startup_ms as any).meets_target)),
         missed: [
           ...primary.flatMap(r => [
             ...(r.meets_target ? [] : [`${r.name} ${r.backend} ${r.size_mib} MiB: ${String(r.mib_per_s)} MiB/s < ${r.target_mib_per_s}`]),
             ...(r.peak_rss_meets_target ? [] : [`${r.name} ${r.backend} ${r.size_mib} MiB: peak RSS ${String(r.peak_rss_mib)} MiB > ${r.target_peak_rss_mib}`])
           ]),
-          ...(cli.meets_target ? [] : [`cli add pack 1024 MiB: ${String(cli.mib_per_s)} MiB/s < ${cli.target_mib_per_s}`]),
-          ...(cli.peak_rss_meets_target === false ? [`cli add pack 1024 MiB: peak RSS ${String(cli.peak_rss_mib)} MiB > ${cli.target_peak_rss_mib}`] : [])
+          ...(cli === undefined || cli.meets_target ? [] : [`cli add pack 1024 MiB: ${String(cli.mib_per_s)} MiB/s < ${cli.target_mib_per_s}`]),
+          ...(cli?.peak_rss_meets_target === false ? [`cli add pack 1024 MiB: peak RSS ${String(cli.peak_rss_mib)} MiB > ${cli.target_peak_rss_mib}`] : []),
+          ...(http === undefined || (http.upload as any).meets_target ? [] : [`http upload: ${JSON.stringify(http.upload)}`]),
+          ...(http === undefined || (http.download as any).meets_target ? [] : [`http download: ${String((http.download as any).mib_per_s)} MiB/s`]),
+          ...(http === undefined || (http.startup_ms as any).meets_target ? [] : [`http start-up: ${String((http.startup_ms as any).median)} ms`])
         ],
-        all_hashes_ok: rows.every(r => r.hash_ok) && cli.hash_matches_sha256sum,
-        errors: [...rows.filter(r => r.error !== undefined).map(r => `${r.name} ${r.backend} ${r.size_mib} MiB chunk ${r.chunk_size}: ${r.error!}`), ...(cli.error !== undefined ? [`cli: ${cli.error}`] : [])],
+        all_hashes_ok: rows.every(r => r.hash_ok) && (cli?.hash_matches_sha256sum ?? true) && (http === undefined || http.all_ok === true),
+        errors: [...rows.filter(r => r.error !== undefined).map(r => `${r.name} ${r.backend} ${r.size_mib} MiB chunk ${r.chunk_size}: ${r.error!}`), ...(cli?.error !== undefined ? [`cli: ${cli.error}`] : [])],
         duration_s: round((performance.now() - started) / 1000)
       }
     }
     const text = JSON.stringify(doc, null, 2) + '\n'
     await mkdir(resultsDir, { recursive: true })
-    await writeFile(join(resultsDir, 'latest.json'), text)
+    await writeFile(join(resultsDir, only === undefined ? 'latest.json' : `latest-${only}.json`), text)
     process.stdout.write(text)
-    log(`done in ${doc.summary.duration_s} s; written to bench/results/latest.json`)
+    log(`done in ${doc.summary.duration_s} s; written to bench/results/${only === undefined ? 'latest.json' : `latest-${only}.json`}`)
     return doc.summary.errors.length === 0 && doc.summary.all_hashes_ok ? 0 : 1
   } finally {
     await rm(work, { recursive: true, force: true })
