@@ -30,9 +30,40 @@ const ApiSchema = z.strictObject({
   request_log: z.boolean()
 })
 
+const multiaddr = z.string().regex(/^\/(ip4|ip6|dns|dns4|dns6)\//, 'expected a multiaddr such as /ip4/127.0.0.1/tcp/4001')
+
+const NetworkSchema = z.strictObject({
+  /** Run the libp2p node in the daemon. */
+  enabled: z.boolean(),
+  /** Listen address and port (used when `listen` is empty); port 0 picks a free one. */
+  host: z.string().min(1),
+  port: z.number().int().min(0).max(65535),
+  /** Explicit listen multiaddrs; override host/port. */
+  listen: z.array(multiaddr),
+  /** Addresses to announce instead of the listen addresses. */
+  announce: z.array(multiaddr),
+  /** Peers to connect to at start (multiaddrs with /p2p/<peer id>). No public peers by default. */
+  bootstrap: z.array(multiaddr),
+  /** LAN discovery by multicast DNS (traffic beyond this machine). */
+  mdns: z.boolean(),
+  /** How long a lookup of content that is not local may search for providers before answering 404. */
+  search_timeout_ms: z.number().int().min(100).max(600_000),
+  /** A peer that answers nothing for this long is dropped from a fetch. */
+  request_timeout_ms: z.number().int().min(100).max(600_000),
+  /** Providers fetched from in parallel. */
+  max_providers: z.number().int().min(1).max(32),
+  /** Chunk requests in flight per provider. */
+  chunk_window: z.number().int().min(1).max(64),
+  /** Re-announce everything held this often (pins first, by priority); 0 turns it off. */
+  reprovide_interval_s: z.number().int().min(0),
+  /** Pins of content that is not here yet fetched at the same time. */
+  pin_fetch_concurrency: z.number().int().min(1).max(16)
+})
+
 const ConfigSchema = z.strictObject({
   storage: StorageSchema,
-  api: ApiSchema
+  api: ApiSchema,
+  network: NetworkSchema
 })
 
 export type FileConfig = z.infer<typeof ConfigSchema>
@@ -77,6 +108,7 @@ function coerce (raw: string, like: unknown, name: string): unknown {
     if (raw.trim() === '' || Number.isNaN(n)) throw new ConfigInvalidError(`${name}: expected a number, got "${raw}"`)
     return n
   }
+  if (Array.isArray(like)) return raw.split(',').map(v => v.trim()).filter(v => v !== '')
   if (typeof like === 'boolean') {
     if (/^(1|true|yes|on)$/i.test(raw)) return true
     if (/^(0|false|no|off)$/i.test(raw)) return false

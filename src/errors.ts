@@ -24,6 +24,8 @@ export type ErrorCode =
   | 'METHOD_NOT_ALLOWED'
   | 'ROUTE_NOT_FOUND'
   | 'UNAVAILABLE'
+  | 'FETCH_FAILED'
+  | 'PROTOCOL_ERROR'
   | 'API_UNREACHABLE'
   | 'BAD_RESPONSE'
   | 'INTERNAL'
@@ -74,6 +76,10 @@ export const MethodNotAllowedError = define('METHOD_NOT_ALLOWED', 'MethodNotAllo
 export const RouteNotFoundError = define('ROUTE_NOT_FOUND', 'RouteNotFoundError')
 /** The node cannot serve right now (shutting down, or a store problem it reports as unhealthy). */
 export const UnavailableError = define('UNAVAILABLE', 'UnavailableError')
+/** Providers were found but none delivered the content intact (they vanished, timed out or sent bad data). */
+export const FetchFailedError = define('FETCH_FAILED', 'FetchFailedError')
+/** A peer broke the exchange protocol (oversized or malformed frame, data that fails verification). */
+export const ProtocolError = define('PROTOCOL_ERROR', 'ProtocolError')
 /** The HTTP client could not reach the daemon (connection refused, timeout, DNS). */
 export const ApiUnreachableError = define('API_UNREACHABLE', 'ApiUnreachableError')
 /** The daemon answered something that is not what the API promises. */
@@ -85,7 +91,7 @@ const CLASSES = [
   IsADirectoryError, NotAddedError, SourceNotFoundError, SourceUnreadableError, SymlinkLoopError,
   UnsupportedFileTypeError, StoreLockedError, StoreIncompatibleError, CorruptDataError,
   ConfigInvalidError, AbortedError, PayloadTooLargeError, RangeNotSatisfiableError,
-  MethodNotAllowedError, RouteNotFoundError, UnavailableError, ApiUnreachableError,
+  MethodNotAllowedError, RouteNotFoundError, UnavailableError, FetchFailedError, ProtocolError, ApiUnreachableError,
   BadResponseError, InternalError
 ]
 

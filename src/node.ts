@@ -16,6 +16,8 @@ import type { OpenedStore } from './store/open.js'
 import { openStore } from './store/open.js'
 import type { ContentInfo, GcResult, OperationOptions, PinRecord, VerifyResult } from './store/repo.js'
 import { DEFAULT_PRIORITY, MAX_PRIORITY, MIN_PRIORITY, Repo } from './store/repo.js'
+import { Network } from './net/network.js'
+import { PinQueue } from './net/pin-queue.js'
 
 export type { ContentInfo, GcResult, VerifyResult, PinRecord, OperationOptions, DirEntry, TreePart, TreeMeta }
 
@@ -30,7 +32,15 @@ export interface AddResult {
   directories?: number
 }
 
-export interface PinResult { hash: string, priority: number }
+export interface PinResult {
+  hash: string
+  priority: number
+  /** `pinned` when the content is here; `fetching` when it is being fetched from peers first. */
+  state?: 'pinned' | 'fetching'
+}
+
+/** A pin's progress: pinned, or waiting for content from peers (queued, fetching, failed with the last error). */
+export interface PinStatus { priority: number, state: 'pinned' | 'queued' | 'fetching' | 'failed', error?: string }
 export interface UnpinResult { hash: string, was_pinned: boolean }
 export interface RmResult { hash: string, ref_count: number, pinned: boolean }
 
@@ -59,12 +69,13 @@ export interface NodeStats {
 }
 
 export interface NetworkInfo {
-  /** Empty until the peer network (libp2p) lands. */
+  /** Empty when the node runs without the network (the in-process CLI, or network.enabled false). */
   peer_id: string
   connected_peers: number
   peer_list: string[]
+  /** Full multiaddrs, each ending in /p2p/<peer_id>. */
   addresses: string[]
-  dht: { enabled: boolean, peer_count: number, bucket_info: Array<{ index: number, peers: number }> }
+  dht: { enabled: boolean, mode?: 'server' | 'client', peer_count: number, bucket_info: Array<{ prefix: string, depth: number, peers: number }> }
 }
 
 export interface HealthInfo { status: 'healthy' | 'unhealthy', timestamp: string, version: string }
@@ -83,6 +94,8 @@ export interface OpenHashNode {
   pin(hash: string, priority?: number): Promise<PinResult>
   unpin(hash: string): Promise<UnpinResult>
   pins(): Promise<Record<string, number>>
+  /** Every pin with its state, including pins still waiting for content from peers. */
+  pinStatus(): Promise<Record<string, PinStatus>>
   rm(hash: string): Promise<RmResult>
   gc(options?: OperationOptions): Promise<GcResult>
   stats(): Promise<NodeStats>
@@ -100,6 +113,9 @@ export { MIN_PRIORITY, MAX_PRIORITY, DEFAULT_PRIORITY }
 export class LocalNode implements OpenHashNode {
   readonly repo: Repo
   private closed = false
+  /** The peer network, when started (the daemon starts it; the in-process CLI does not). */
+  net?: Network
+  private pinQueue?: PinQueue
 
   private constructor (private readonly store: OpenedStore, private readonly config: Config) {
     this.repo = store.repo
@@ -112,11 +128,40 @@ export class LocalNode implements OpenHashNode {
 
   get dataDir (): string { return this.store.dataDir }
 
+  /**
+   * Join the peer network: start libp2p, serve the exchange protocol, resume
+   * wanted pins, and from now on announce adds and fetch what is not local.
+   */
+  async startNetwork (log?: (line: string) => void): Promise<Network> {
+    if (this.net !== undefined) return this.net
+    const network = await Network.start({ repo: this.repo, dataDir: this.dataDir, config: this.config.network, log })
+    this.net = network
+    this.pinQueue = new PinQueue({
+      repo: this.repo,
+      fetch: async (hash, signal) => await network.fetch(hash, { signal }),
+      onPinned: (hash) => network.provide(hash),
+      concurrency: this.config.network.pin_fetch_concurrency,
+      retryMs: 60_000
+    })
+    await this.pinQueue.resume()
+    return network
+  }
+
+  /** Local, or fetched from the network when there is one; NOT_FOUND otherwise. */
+  private async ensure (hash: string, signal?: AbortSignal): Promise<void> {
+    if (this.net === undefined) return
+    if (await this.repo.getObject(hash) !== undefined) return
+    await this.net.fetch(hash, { signal })
+  }
+
+  private announce (hash: string): void { this.net?.provide(hash) }
+
   /** Record the daemon's API address in the data directory's lock file (the CLI finds it there). */
   async announceApi (url: string): Promise<void> { await this.store.updateLock({ api: url }) }
 
   async addPath (path: string, options: OperationOptions = {}): Promise<AddResult> {
     const { record, files, directories } = await importPath(this.repo, path, { ...options, added: true })
+    this.announce(record.hash)
     return {
       hash: record.hash,
       size: record.size,
@@ -129,24 +174,36 @@ export class LocalNode implements OpenHashNode {
 
   async addStream (source: AsyncIterable<Uint8Array>, meta: { filename: string, mod_time?: string }, options: OperationOptions & { total?: number } = {}): Promise<AddResult> {
     const record = await this.repo.importFile(source, meta, { ...options, added: true })
+    this.announce(record.hash)
     return { hash: record.hash, size: record.size, filename: record.filename, is_directory: false, mime_type: record.mime_type }
   }
 
   async addTree (parts: AsyncIterable<TreePart>, meta: TreeMeta, options: OperationOptions = {}): Promise<AddResult> {
     const { record, files, directories } = await importTree(this.repo, parts, meta, { ...options, added: true })
+    this.announce(record.hash)
     return { hash: record.hash, size: record.size, filename: record.filename, is_directory: true, mime_type: record.mime_type, files, directories }
   }
 
-  async info (hash: string): Promise<ContentInfo> {
-    return await this.repo.info(parseHash(hash))
+  async info (hash: string, options: { signal?: AbortSignal } = {}): Promise<ContentInfo> {
+    const h = parseHash(hash)
+    await this.ensure(h, options.signal)
+    return await this.repo.info(h)
   }
 
-  async entries (hash: string): Promise<DirEntry[]> {
-    return await this.repo.entries(parseHash(hash))
+  async entries (hash: string, options: { signal?: AbortSignal } = {}): Promise<DirEntry[]> {
+    const h = parseHash(hash)
+    await this.ensure(h, options.signal)
+    return await this.repo.entries(h)
   }
 
   read (hash: string, options: ReadOptions = {}): AsyncIterable<Uint8Array> {
-    return this.repo.read(parseHash(hash), options)
+    const h = parseHash(hash)
+    if (this.net === undefined) return this.repo.read(h, options)
+    const self = this
+    return (async function * () {
+      await self.ensure(h, options.signal)
+      yield * self.repo.read(h, options)
+    })()
   }
 
   async list (options: { after?: string, limit?: number } = {}): Promise<ContentInfo[]> {
@@ -155,20 +212,45 @@ export class LocalNode implements OpenHashNode {
     return out
   }
 
+  /**
+   * Pin local content; with the network, pinning content that is not here
+   * records the wish durably and fetches it in the background (priority order).
+   */
   async pin (hash: string, priority: number = DEFAULT_PRIORITY): Promise<PinResult> {
     const h = parseHash(hash)
+    if (this.pinQueue !== undefined && await this.repo.getObject(h) === undefined) {
+      const rec = await this.repo.wantPin(h, priority)
+      this.pinQueue.add(h, rec.priority)
+      return { hash: h, priority: rec.priority, state: 'fetching' }
+    }
     const rec = await this.repo.pin(h, priority)
-    return { hash: h, priority: rec.priority }
+    this.announce(h)
+    return { hash: h, priority: rec.priority, state: 'pinned' }
   }
 
   async unpin (hash: string): Promise<UnpinResult> {
     const h = parseHash(hash)
-    return { hash: h, was_pinned: await this.repo.unpin(h) }
+    this.pinQueue?.cancel(h)
+    const wanted = await this.repo.unwantPin(h)
+    const pinned = await this.repo.unpin(h)
+    return { hash: h, was_pinned: pinned || wanted }
   }
 
   async pins (): Promise<Record<string, number>> {
     const out: Record<string, number> = {}
     for (const [h, rec] of await this.repo.pins()) out[h] = rec.priority
+    for (const [h, rec] of await this.repo.wantedPins()) out[h] = rec.priority
+    return out
+  }
+
+  async pinStatus (): Promise<Record<string, PinStatus>> {
+    const out: Record<string, PinStatus> = {}
+    for (const [h, rec] of await this.repo.pins()) out[h] = { priority: rec.priority, state: 'pinned' }
+    const jobs = this.pinQueue?.states() ?? {}
+    for (const [h, rec] of await this.repo.wantedPins()) {
+      const job = jobs[h]
+      out[h] = { priority: rec.priority, state: job?.state ?? 'queued', ...(job?.error !== undefined ? { error: job.error } : {}) }
+    }
     return out
   }
 
@@ -199,12 +281,15 @@ export class LocalNode implements OpenHashNode {
         backend: this.repo.chunks.backend,
         chunk_size: this.config.storage.chunk_size
       },
-      replication: { replication_factor: 1, pinned_content: pins.size, pending_requests: 0 },
-      network: { peer_id: '', connected_peers: 0, addresses: [] }
+      replication: { replication_factor: 1, pinned_content: pins.size, pending_requests: (this.pinQueue?.pending ?? 0) + (this.net?.fetcher.inProgress ?? 0) },
+      network: this.net === undefined
+        ? { peer_id: '', connected_peers: 0, addresses: [] }
+        : (({ peer_id, connected_peers, addresses }) => ({ peer_id, connected_peers, addresses }))(this.net.state())
     }
   }
 
   async network (): Promise<NetworkInfo> {
+    if (this.net !== undefined) return this.net.state()
     return { peer_id: '', connected_peers: 0, peer_list: [], addresses: [], dht: { enabled: false, peer_count: 0, bucket_info: [] } }
   }
 
@@ -218,6 +303,8 @@ export class LocalNode implements OpenHashNode {
 
   async close (): Promise<void> {
     this.closed = true
+    this.pinQueue?.stop()
+    await this.net?.stop().catch(() => {})
     await this.store.close()
   }
 }

@@ -28,6 +28,7 @@ import type { Part } from './multipart.js'
 import { parseMultipart } from './multipart.js'
 import { mountDocs } from './docs.js'
 import { prefetch } from '../content/prefetch.js'
+import { cidString } from '../net/cid.js'
 
 export interface ApiOptions {
   /** Largest accepted upload in bytes (413 past it). */
@@ -65,6 +66,7 @@ const ROUTES: Array<{ pattern: string, methods: string[] }> = [
   { pattern: '/pin/:hash', methods: ['POST'] },
   { pattern: '/unpin/:hash', methods: ['DELETE'] },
   { pattern: '/pins', methods: ['GET'] },
+  { pattern: '/pins/status', methods: ['GET'] },
   { pattern: '/content/:hash', methods: ['DELETE'] },
   { pattern: '/gc', methods: ['POST'] },
   { pattern: '/verify', methods: ['POST'] },
@@ -75,7 +77,7 @@ const ROUTES: Array<{ pattern: string, methods: string[] }> = [
 ]
 
 function infoBody (i: ContentInfo): Record<string, unknown> {
-  return { hash: i.hash, filename: i.filename, mime_type: i.mime_type, size: i.size, mod_time: i.mod_time, chunk_count: i.chunk_count, is_directory: i.is_directory, created_at: i.created_at, ref_count: i.ref_count }
+  return { hash: i.hash, cid: cidString(i.hash), filename: i.filename, mime_type: i.mime_type, size: i.size, mod_time: i.mod_time, chunk_count: i.chunk_count, is_directory: i.is_directory, created_at: i.created_at, ref_count: i.ref_count }
 }
 
 function intParam (c: C, name: string, min: number, max: number): number | undefined {
@@ -150,7 +152,7 @@ export function createApp (node: OpenHashNode, options: ApiOptions): Hono<Env> {
       if (part.name !== 'file') continue // other file fields are drained and ignored
       const filename = fields.filename ?? (baseName(part.filename) || 'upload')
       const res = await node.addStream(prefetch(part.body, PREFETCH_BYTES), { filename, mod_time: fields.mod_time }, { signal: options.signal })
-      return c.json({ hash: res.hash, size: res.size, filename: res.filename, message: 'File uploaded successfully', mime_type: res.mime_type, is_directory: false })
+      return c.json({ hash: res.hash, cid: cidString(res.hash), size: res.size, filename: res.filename, message: 'File uploaded successfully', mime_type: res.mime_type, is_directory: false })
     }
     throw new InvalidArgumentError('missing file: send the file as multipart/form-data field "file" (curl -F "file=@path")', { field: 'file' })
   })
@@ -184,7 +186,7 @@ export function createApp (node: OpenHashNode, options: ApiOptions): Hono<Env> {
       }
     }
     const res = await node.addTree(tree(), meta, { signal: options.signal })
-    return c.json({ hash: res.hash, size: res.size, filename: res.filename, message: 'Folder uploaded successfully', mime_type: res.mime_type, is_directory: true, files: res.files, directories: res.directories })
+    return c.json({ hash: res.hash, cid: cidString(res.hash), size: res.size, filename: res.filename, message: 'Folder uploaded successfully', mime_type: res.mime_type, is_directory: true, files: res.files, directories: res.directories })
   })
 
   // ---- content ----
@@ -338,7 +340,7 @@ export function createApp (node: OpenHashNode, options: ApiOptions): Hono<Env> {
     const raw = c.req.query('priority')
     const priority = raw === undefined || raw === '' ? DEFAULT_PRIORITY : Repo.validatePriority(raw)
     const res = await node.pin(hash, priority)
-    return c.json({ hash: res.hash, priority: res.priority, message: 'Content pinned successfully' })
+    return c.json({ hash: res.hash, priority: res.priority, state: res.state ?? 'pinned', message: res.state === 'fetching' ? 'Pin recorded; fetching the content from peers' : 'Content pinned successfully' })
   })
 
   app.delete('/unpin/:hash', async (c) => {
@@ -347,6 +349,8 @@ export function createApp (node: OpenHashNode, options: ApiOptions): Hono<Env> {
   })
 
   app.get('/pins', async (c) => c.json(await node.pins()))
+
+  app.get('/pins/status', async (c) => c.json(await node.pinStatus()))
 
   app.delete('/content/:hash', async (c) => {
     const res = await node.rm(parseHash(c.req.param('hash')))

@@ -16,7 +16,7 @@ import {
 } from '../errors.js'
 import type {
   AddResult, ContentInfo, DirEntry, GcResult, HealthInfo, NetworkInfo, NodeStats, OpenHashNode,
-  OperationOptions, PinResult, ReadOptions, RmResult, UnpinResult, VerifyResult
+  OperationOptions, PinResult, PinStatus, ReadOptions, RmResult, UnpinResult, VerifyResult
 } from '../node.js'
 import { DEFAULT_PRIORITY } from '../node.js'
 import type { FormPart } from './multipart.js'
@@ -312,7 +312,7 @@ export class OpenHashClient implements OpenHashNode {
 
   async pin (hash: string, priority: number = DEFAULT_PRIORITY): Promise<PinResult> {
     const r = await this.json<PinResult>('POST', `/pin/${parseHash(hash)}`, { query: { priority } })
-    return { hash: r.hash, priority: r.priority }
+    return { hash: r.hash, priority: r.priority, ...(r.state !== undefined ? { state: r.state } : {}) }
   }
 
   async unpin (hash: string): Promise<UnpinResult> {
@@ -322,6 +322,10 @@ export class OpenHashClient implements OpenHashNode {
 
   async pins (): Promise<Record<string, number>> {
     return await this.json('GET', '/pins')
+  }
+
+  async pinStatus (): Promise<Record<string, PinStatus>> {
+    return await this.json('GET', '/pins/status')
   }
 
   async rm (hash: string): Promise<RmResult> {

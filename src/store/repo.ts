@@ -97,6 +97,17 @@ export interface OperationOptions {
   onProgress?: (evt: ProgressEvent) => void
 }
 
+export interface ImportOptions extends OperationOptions {
+  /** A local add (a GC root); false for cached copies fetched from peers. */
+  added: boolean
+  /** Keeps the new object protected until the caller releases it (directory imports). */
+  guard?: Guard
+  /** Expected size, for progress events. */
+  total?: number
+  /** The object must hash to this (content fetched from peers); otherwise nothing is committed. */
+  expectHash?: string
+}
+
 export interface FileMeta {
   filename: string
   mod_time?: string
@@ -115,6 +126,7 @@ const K = {
   manifest: (mid: string) => `ms/${mid}`,
   chunkRef: (h: string) => `c/${h}`,
   pin: (h: string) => `p/${h}`,
+  want: (h: string) => `pw/${h}`,
   counters: 'meta/counters'
 }
 
@@ -312,7 +324,7 @@ export class Repo {
    * `guard`, when given, keeps the new object protected until the caller
    * releases it (directory imports).
    */
-  async importFile (source: AsyncIterable<Uint8Array>, meta: FileMeta, options: OperationOptions & { added: boolean, guard?: Guard, total?: number }): Promise<ObjectRecord> {
+  async importFile (source: AsyncIterable<Uint8Array>, meta: FileMeta, options: ImportOptions): Promise<ObjectRecord> {
     const guard = options.guard ?? this.guard()
     const mid = randomBytes(16).toString('hex')
     this.activeManifests.add(mid)
@@ -370,6 +382,10 @@ export class Repo {
       await inflight
       if (seg.length > 0 || seq === 0) await this.commitSegment(mid, seq++, seg, guard)
       const hash = fileHash.digest('hex')
+      if (options.expectHash !== undefined && hash !== options.expectHash) {
+        // content from a peer that is not what was asked for: never committed, swept below
+        throw new CorruptDataError(`content does not match its hash: expected ${options.expectHash}, got ${hash}`, { expected: options.expectHash, actual: hash })
+      }
       const { record, dedup } = await this.lock.run(async () => {
         const existing = await this.getObject(hash)
         if (existing !== undefined) {
@@ -589,6 +605,46 @@ export class Repo {
       await this.kv.batch([{ type: 'del', key: K.pin(hash) }], { sync: true })
       return true
     })
+  }
+
+  /**
+   * Pins asked for content that is not here yet: kept durably until the
+   * content arrives (then pinned) or the pin is withdrawn.
+   */
+  async wantPin (hash: string, priority: number): Promise<PinRecord> {
+    const p = Repo.validatePriority(priority)
+    return await this.lock.run(async () => {
+      const prev = await this.kv.get(K.want(hash))
+      const rec: PinRecord = { priority: p, pinned_at: prev === undefined ? new Date().toISOString() : dec<PinRecord>(prev).pinned_at }
+      await this.kv.batch([{ type: 'put', key: K.want(hash), value: enc(rec) }], { sync: true })
+      return rec
+    })
+  }
+
+  /** Withdraw a wanted pin; returns whether there was one. */
+  async unwantPin (hash: string): Promise<boolean> {
+    return await this.lock.run(async () => {
+      if (await this.kv.get(K.want(hash)) === undefined) return false
+      await this.kv.batch([{ type: 'del', key: K.want(hash) }], { sync: true })
+      return true
+    })
+  }
+
+  /** The content arrived: turn the wanted pin into a pin, in one batch. */
+  async fulfilPin (hash: string): Promise<PinRecord | undefined> {
+    return await this.lock.run(async () => {
+      const want = await this.kv.get(K.want(hash))
+      if (want === undefined) return undefined
+      await this.requireObject(hash)
+      await this.kv.batch([{ type: 'put', key: K.pin(hash), value: want }, { type: 'del', key: K.want(hash) }], { sync: true })
+      return dec<PinRecord>(want)
+    })
+  }
+
+  async wantedPins (): Promise<Map<string, PinRecord>> {
+    const out = new Map<string, PinRecord>()
+    for await (const [k, v] of this.kv.iterate({ prefix: 'pw/' })) out.set(k.slice(3), dec<PinRecord>(v))
+    return out
   }
 
   async getPin (hash: string): Promise<PinRecord | undefined> {

@@ -15,13 +15,27 @@ export function register (program: Command): void {
     .description('serve the HTTP API over the data directory (Ctrl-C stops it cleanly)')
     .option('--api-host <host>', 'address to listen on (default: api.host, 127.0.0.1)')
     .option('--api-port <port>', 'port to listen on; 0 picks a free one (default: api.port, 8080)', port)
-    .action(async (opts: { apiHost?: string, apiPort?: number }, cmd: Command) => {
+    .option('--p2p-host <host>', 'address the peer network listens on (default: network.host, 0.0.0.0)')
+    .option('--p2p-port <port>', 'peer network TCP port; 0 picks a free one (default: network.port, 4001)', port)
+    .option('--bootstrap <multiaddr>', 'peer to join at start, e.g. /ip4/10.0.0.2/tcp/4001/p2p/12D3Koo… (repeatable; adds to network.bootstrap)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--mdns', 'discover peers on the LAN by multicast DNS (off by default: it sends traffic beyond this machine)')
+    .option('--no-network', 'serve only the local store: no peer network')
+    .action(async (opts: { apiHost?: string, apiPort?: number, p2pHost?: string, p2pPort?: number, bootstrap?: string[], mdns?: boolean, network?: boolean }, cmd: Command) => {
       const globals = cmd.optsWithGlobals<GlobalOptions>()
       const print = makePrinter(globals.json === true)
       let node: LocalNode | undefined
       try {
         const overrides = parseConfigFlags(globals.config)
-        const config = loadConfig({ dataDir: globals.dataDir, overrides })
+        const net: Record<string, unknown> = { ...(overrides.network ?? {}) }
+        if (opts.p2pHost !== undefined) net.host = opts.p2pHost
+        if (opts.p2pPort !== undefined) net.port = opts.p2pPort
+        if (opts.mdns === true) net.mdns = true
+        if (opts.network === false) net.enabled = false
+        overrides.network = net
+        let config = loadConfig({ dataDir: globals.dataDir, overrides })
+        if (opts.bootstrap !== undefined) {
+          config = loadConfig({ dataDir: globals.dataDir, overrides: { ...overrides, network: { ...net, bootstrap: [...config.network.bootstrap, ...opts.bootstrap] } } })
+        }
         const host = opts.apiHost ?? config.api.host
         const listenPort = opts.apiPort ?? config.api.port
         node = await LocalNode.open(config, 'openhash daemon')
@@ -35,11 +49,26 @@ export function register (program: Command): void {
             ? `cannot listen on ${host}:${listenPort}: address already in use (choose another with --api-port, or 0 for any free port)`
             : `cannot listen on ${host}:${listenPort}: ${String(err?.message ?? err)}`)
         })
+        if (config.network.enabled) {
+          const p2p = config.network.listen.length > 0 ? config.network.listen.join(', ') : `${config.network.host}:${config.network.port}`
+          await node.startNetwork(process.env.OPENHASH_DEBUG === '1' ? (line) => process.stderr.write(`[net] ${line}\n`) : undefined).catch((err: any) => {
+            throw new Error(/EADDRINUSE/.test(String(err?.message ?? err))
+              ? `cannot listen for peers on ${p2p}: address already in use (choose another with --p2p-port, or 0 for any free port)`
+              : `cannot start the peer network on ${p2p}: ${String(err?.message ?? err)}`)
+          })
+        }
         await node.announceApi(server.url)
-        print.result({ url: server.url, port: server.port, data_dir: config.data_dir, pid: process.pid })
+        const netState = node.net?.state()
+        print.result({ url: server.url, port: server.port, data_dir: config.data_dir, pid: process.pid, peer_id: netState?.peer_id ?? null, addresses: netState?.addresses ?? [] })
         print.line(`🚀 OpenHashDB daemon listening on ${server.url}`)
         print.line(`   Data directory: ${config.data_dir}`)
         print.line(`   API docs: ${server.url}/docs`)
+        if (netState !== undefined) {
+          print.line(`   Peer ID: ${netState.peer_id}`)
+          for (const a of netState.addresses) print.line(`   Peer address: ${a}`)
+        } else {
+          print.line('   Peer network: off')
+        }
         const opened = node
         await new Promise<void>((resolve) => {
           let stopping = false

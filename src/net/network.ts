@@ -1,0 +1,229 @@
+/**
+ * The peer network: a libp2p node (TCP, Noise, Yamux, identify, ping,
+ * Kademlia DHT under /openhash/kad/1.0.0, optional bootstrap and mDNS) plus
+ * the exchange protocol, announcing (provide + periodic reprovide) and the
+ * Fetcher. Knows the Repo and nothing of HTTP.
+ */
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { bootstrap } from '@libp2p/bootstrap'
+import { identify } from '@libp2p/identify'
+import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
+import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
+import type { KadDHT } from '@libp2p/kad-dht'
+import { mdns } from '@libp2p/mdns'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { ping } from '@libp2p/ping'
+import { tcp } from '@libp2p/tcp'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createLibp2p } from 'libp2p'
+import type { Config } from '../config.js'
+import type { ObjectRecord, Repo } from '../store/repo.js'
+import { hashToCid } from './cid.js'
+import { EXCHANGE_PROTOCOL, ExchangeSession, serveExchange } from './exchange.js'
+import { Fetcher } from './fetcher.js'
+import { loadOrCreateIdentity } from './identity.js'
+
+export const DHT_PROTOCOL = '/openhash/kad/1.0.0'
+/** identify, ping and the connection monitor run as /openhash/id/1.0.0, /openhash/ping/1.0.0. */
+export const PROTOCOL_PREFIX = 'openhash'
+
+export type NetworkConfig = Config['network']
+
+export interface BucketInfo { prefix: string, depth: number, peers: number }
+
+export interface NetworkState {
+  peer_id: string
+  connected_peers: number
+  peer_list: string[]
+  addresses: string[]
+  dht: { enabled: boolean, mode: 'server' | 'client', peer_count: number, bucket_info: BucketInfo[] }
+}
+
+export interface NetworkOptions {
+  repo: Repo
+  dataDir: string
+  config: NetworkConfig
+  /** Diagnostic lines (e.g. dropped providers). */
+  log?: (line: string) => void
+}
+
+export class Network {
+  readonly fetcher: Fetcher
+  private reprovideTimer: NodeJS.Timeout | undefined
+  private readonly providing = new Set<Promise<void>>()
+  private stopped = false
+  private refreshTimer: NodeJS.Timeout | undefined
+  private lastRefresh = 0
+
+  private constructor (readonly libp2p: Libp2p<{ dht: KadDHT }>, private readonly options: NetworkOptions) {
+    const { config } = options
+    this.fetcher = new Fetcher({
+      repo: options.repo,
+      findProviders: (hash, signal) => this.findProviders(hash, signal),
+      openSession: async (peer, signal) => await this.openSession(peer, signal),
+      log: options.log
+    }, { searchTimeoutMs: config.search_timeout_ms, maxProviders: config.max_providers, window: config.chunk_window })
+  }
+
+  static async start (options: NetworkOptions): Promise<Network> {
+    const { config } = options
+    const privateKey: PrivateKey = await loadOrCreateIdentity(options.dataDir)
+    const listen = config.listen.length > 0
+      ? config.listen
+      : [`/${config.host.includes(':') ? 'ip6' : 'ip4'}/${config.host}/tcp/${config.port}`]
+    const peerDiscovery: any[] = []
+    if (config.bootstrap.length > 0) peerDiscovery.push(bootstrap({ list: config.bootstrap, timeout: 0 }))
+    if (config.mdns) peerDiscovery.push(mdns())
+    const libp2p = await createLibp2p({
+      privateKey,
+      addresses: { listen, announce: config.announce },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      peerDiscovery,
+      connectionMonitor: { protocolPrefix: PROTOCOL_PREFIX },
+      services: {
+        identify: identify({ protocolPrefix: PROTOCOL_PREFIX }),
+        ping: ping({ protocolPrefix: PROTOCOL_PREFIX }),
+        dht: kadDHT({
+          protocol: DHT_PROTOCOL,
+          // a daemon answers DHT queries: a LAN or loopback network has no public servers to lean on
+          clientMode: false,
+          // keep private and loopback addresses (the default mapper drops them)
+          peerInfoMapper: passthroughMapper,
+          // we reprovide ourselves (pins first); the DHT's own reprovider would re-announce everything at once
+          reprovide: { interval: Math.max(config.reprovide_interval_s, 60) * 1000 }
+        })
+      }
+    })
+    const network = new Network(libp2p as any, options)
+    await libp2p.handle(EXCHANGE_PROTOCOL, (stream) => {
+      void serveExchange(options.repo, stream).catch(() => {})
+    }, { maxInboundStreams: 64 })
+    // Kademlia join: when the routing table gains a peer, look up our own id (debounced), so
+    // that peers near us learn of us and we of them; small and sparse networks need it
+    ;(libp2p.services as any).dht.routingTable?.addEventListener?.('peer:add', () => { network.scheduleRefresh() })
+    if (config.reprovide_interval_s > 0) {
+      network.reprovideTimer = setInterval(() => { void network.reprovideAll() }, config.reprovide_interval_s * 1000)
+      network.reprovideTimer.unref()
+    }
+    return network
+  }
+
+  get peerId (): string { return this.libp2p.peerId.toString() }
+
+  private scheduleRefresh (): void {
+    if (this.stopped || this.refreshTimer !== undefined) return
+    const wait = Math.max(300, this.lastRefresh + 5000 - Date.now())
+    this.refreshTimer = setTimeout(() => {
+      this.refreshTimer = undefined
+      void this.refresh().catch(() => {})
+    }, wait)
+    this.refreshTimer.unref()
+  }
+
+  /** Look up our own peer id on the DHT: fills the routing table with the peers nearest us. */
+  async refresh (signal?: AbortSignal): Promise<void> {
+    this.lastRefresh = Date.now()
+    const key = this.libp2p.peerId.toMultihash().bytes
+    for await (const _ of this.libp2p.services.dht.getClosestPeers(key, { signal: signal ?? AbortSignal.timeout(30_000) })) { /* drain */ }
+  }
+
+  /** Listen addresses with the /p2p/<peer id> suffix. */
+  addresses (): string[] {
+    return this.libp2p.getMultiaddrs().map(ma => ma.toString())
+  }
+
+  /** Dial a peer by multiaddr (with /p2p/…); resolves once connected. */
+  async connect (addr: string, signal?: AbortSignal): Promise<string> {
+    const conn = await this.libp2p.dial(multiaddr(addr), { signal })
+    return conn.remotePeer.toString()
+  }
+
+  private async * findProviders (hash: string, signal: AbortSignal): AsyncGenerator<string> {
+    if (this.libp2p.getPeers().length === 0) return // nobody to ask: answer NOT_FOUND now, not after the search time
+    for await (const p of this.libp2p.contentRouting.findProviders(hashToCid(hash), { signal })) {
+      if (p.id.equals(this.libp2p.peerId)) continue
+      if (p.multiaddrs.length > 0) await this.libp2p.peerStore.merge(p.id, { multiaddrs: p.multiaddrs }).catch(() => {})
+      yield p.id.toString()
+    }
+  }
+
+  private async openSession (peer: string, signal: AbortSignal): Promise<ExchangeSession> {
+    const id: PeerId = peerIdFromString(peer)
+    const stream = await this.libp2p.dialProtocol(id, EXCHANGE_PROTOCOL, { signal })
+    return new ExchangeSession(stream, peer, this.options.config.request_timeout_ms)
+  }
+
+  /** Announce that we hold `hash`, in the background; never throws. */
+  provide (hash: string): void {
+    if (this.stopped) return
+    const p = (async () => {
+      try {
+        await this.libp2p.contentRouting.provide(hashToCid(hash), { signal: AbortSignal.timeout(60_000) })
+      } catch (err) {
+        this.options.log?.(`provide ${hash}: ${String((err as Error)?.message ?? err)}`)
+      }
+    })()
+    this.providing.add(p)
+    void p.finally(() => this.providing.delete(p))
+  }
+
+  /** Wait for background announcements (tests, shutdown). */
+  async settled (): Promise<void> { await Promise.allSettled([...this.providing]) }
+
+  /** Re-announce everything held: pinned content first, highest priority first, then the rest. */
+  async reprovideAll (): Promise<number> {
+    const repo = this.options.repo
+    const pins = [...(await repo.pins()).entries()].sort((a, b) => b[1].priority - a[1].priority).map(([h]) => h)
+    const seen = new Set<string>()
+    let n = 0
+    const announce = async (h: string): Promise<void> => {
+      if (this.stopped || seen.has(h)) return
+      seen.add(h)
+      n++
+      try {
+        await this.libp2p.contentRouting.provide(hashToCid(h), { signal: AbortSignal.timeout(60_000) })
+      } catch {}
+    }
+    for (const h of pins) if (await repo.getObject(h) !== undefined) await announce(h)
+    for await (const info of repo.list()) await announce(info.hash)
+    return n
+  }
+
+  /** The object, local or fetched from peers (then cached and announced). */
+  async fetch (hash: string, options: { signal?: AbortSignal } = {}): Promise<ObjectRecord> {
+    const local = await this.options.repo.getObject(hash)
+    if (local !== undefined) return local
+    const rec = await this.fetcher.fetch(hash, options)
+    this.provide(hash)
+    return rec
+  }
+
+  state (): NetworkState {
+    const peers = this.libp2p.getPeers().map(p => p.toString())
+    const dht = this.libp2p.services.dht
+    const buckets: BucketInfo[] = []
+    const walk = (b: any): void => {
+      if (b === undefined || b === null) return
+      if (Array.isArray(b.peers)) buckets.push({ prefix: String(b.prefix ?? ''), depth: Number(b.depth ?? 0), peers: b.peers.length })
+      else { walk(b.left); walk(b.right) }
+    }
+    walk((dht as any).routingTable?.kb?.root)
+    return {
+      peer_id: this.peerId,
+      connected_peers: peers.length,
+      peer_list: peers,
+      addresses: this.addresses(),
+      dht: { enabled: true, mode: dht.getMode(), peer_count: (dht as any).routingTable?.size ?? 0, bucket_info: buckets }
+    }
+  }
+
+  async stop (): Promise<void> {
+    this.stopped = true
+    clearInterval(this.reprovideTimer)
+    clearTimeout(this.refreshTimer)
+    await this.libp2p.stop()
+  }
+}
