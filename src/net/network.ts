@@ -150,7 +150,8 @@ export class Network {
     }
   }
 
-  private async openSession (peer: string, signal: AbortSignal): Promise<ExchangeSession> {
+  /** Dial `peer` (by peer id; addresses from the peer store) and open an exchange stream. */
+  async openSession (peer: string, signal: AbortSignal): Promise<ExchangeSession> {
     const id: PeerId = peerIdFromString(peer)
     const stream = await this.libp2p.dialProtocol(id, EXCHANGE_PROTOCOL, { signal })
     return new ExchangeSession(stream, peer, this.options.config.request_timeout_ms)
