@@ -45,7 +45,7 @@ async function startDaemon (cli: string, work: string, port: number, extra: stri
   const dataDir = await mkdtemp(join(work, 'daemon-'))
   const env = { ...process.env, OPENHASH_DATA_DIR: dataDir, OPENHASH_API_REQUEST_LOG: 'false' }
   const spawnedAt = performance.now()
-  const proc = spawn(process.execPath, [cli, 'daemon', '--api-host', '127.0.0.1', '--api-port', String(port), ...extra], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const proc = spawn(process.execPath, [cli, 'daemon', '--api-host', '127.0.0.1', '--api-port', String(port), '--p2p-host', '127.0.0.1', '--p2p-port', '0', ...extra], { env, stdio: ['ignore', 'pipe', 'pipe'] })
   let err = ''
   proc.stderr!.setEncoding('utf8').on('data', (d: string) => { err += d })
   proc.stdout!.resume()

@@ -17,6 +17,7 @@ import { register as gc } from './commands/gc.js'
 import { register as stats } from './commands/stats.js'
 import { register as verify } from './commands/verify.js'
 import { register as daemon } from './commands/daemon.js'
+import { register as network } from './commands/network.js'
 
 export function buildProgram (): Command {
   const version = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')).version as string
@@ -31,7 +32,7 @@ export function buildProgram (): Command {
       (value: string, prev: string[] = []) => [...prev, value])
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s.replace(/^error:/, 'Error:').replace(/\n(?=.)/g, ' ')) })
-  for (const reg of [daemon, add, get, view, list, pin, rm, gc, stats, verify]) reg(program)
+  for (const reg of [daemon, add, get, view, list, pin, rm, gc, stats, verify, network]) reg(program)
   for (const cmd of program.commands) cmd.exitOverride()
   return program
 }

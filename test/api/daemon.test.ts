@@ -118,11 +118,11 @@ describe('openhash daemon', () => {
   it('a second daemon on the same data directory, or on a used port, fails cleanly', async () => {
     const dir = await fresh()
     const d = await daemon(dir)
-    const second = await runCli(['daemon', '--api-port', '0'], { dataDir: dir, timeoutMs: 20_000 })
+    const second = await runCli(['daemon', '--api-port', '0', '--p2p-host', '127.0.0.1', '--p2p-port', '0'], { dataDir: dir, timeoutMs: 20_000 })
     expectCleanError(second, /in use by process \d+ \(openhash daemon/)
     const other = await fresh()
     const port = new URL(d.url).port
-    const busy = await runCli(['daemon', '--api-host', '127.0.0.1', '--api-port', port], { dataDir: other, timeoutMs: 20_000 })
+    const busy = await runCli(['daemon', '--api-host', '127.0.0.1', '--api-port', port, '--p2p-host', '127.0.0.1', '--p2p-port', '0'], { dataDir: other, timeoutMs: 20_000 })
     expectCleanError(busy, `cannot listen on 127.0.0.1:${port}: address already in use`)
     expect(existsSync(join(other, 'lock.json'))).toBe(false)
   })

@@ -29,7 +29,7 @@ export async function startDaemon (dataDir: string, options: { args?: string[], 
     if (v !== undefined && !k.startsWith('OPENHASH_') && !k.startsWith('VITEST') && k !== 'NODE_OPTIONS') env[k] = v
   }
   Object.assign(env, { HOME: '/dev/null', OPENHASH_DATA_DIR: dataDir }, options.env)
-  const proc = spawn(process.execPath, [BIN, 'daemon', '--api-host', '127.0.0.1', '--api-port', '0', ...(options.args ?? [])], { env, cwd: ROOT })
+  const proc = spawn(process.execPath, [BIN, 'daemon', '--api-host', '127.0.0.1', '--api-port', '0', '--p2p-host', '127.0.0.1', '--p2p-port', '0', ...(options.args ?? [])], { env, cwd: ROOT })
   running.add(proc)
   let out = ''
   let err = ''

@@ -11,8 +11,9 @@ export function register (program: Command): void {
     .action(async (hash: string, opts: { priority: string }, cmd: Command) => {
       await withNode(cmd, async ({ node, print }) => {
         const res = await node.pin(hash, Repo.validatePriority(opts.priority))
-        print.result({ ...res, message: 'Content pinned successfully' })
-        print.line(`📌 Pinned: ${res.hash}`)
+        const fetching = res.state === 'fetching'
+        print.result({ ...res, message: fetching ? 'Pin recorded; fetching the content from peers' : 'Content pinned successfully' })
+        print.line(fetching ? `📌 Pin recorded, fetching from peers: ${res.hash}` : `📌 Pinned: ${res.hash}`)
         print.line(`   Priority: ${res.priority}`)
       })
     })
