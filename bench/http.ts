@@ -20,18 +20,18 @@ export const TARGETS = { upload_mib_per_s: 250, upload_peak_rss_mib: 250, downlo
 export interface Input { path: string, size_mib: number, sha256: string }
 type Log = (msg: string) => void
 
-const round = (n: number, digits = 1): number => { const f = 10 ** digits; return Math.round(n * f) / f }
-const median = (xs: number[]): number => {
+export const round = (n: number, digits = 1): number => { const f = 10 ** digits; return Math.round(n * f) / f }
+export const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b)
   const m = Math.floor(s.length / 2)
   return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2
 }
-const percentile = (xs: number[], p: number): number => {
+export const percentile = (xs: number[], p: number): number => {
   const s = [...xs].sort((a, b) => a - b)
   return s[Math.min(s.length - 1, Math.ceil(p / 100 * s.length) - 1)]
 }
 
-async function freePort (): Promise<number> {
+export async function freePort (): Promise<number> {
   const srv = createServer()
   await new Promise<void>(resolve => srv.listen(0, '127.0.0.1', resolve))
   const port = (srv.address() as { port: number }).port
@@ -39,9 +39,9 @@ async function freePort (): Promise<number> {
   return port
 }
 
-interface Daemon { proc: ChildProcess, url: string, dataDir: string, stop(): Promise<void> }
+export interface Daemon { proc: ChildProcess, url: string, dataDir: string, stop(): Promise<void> }
 
-async function startDaemon (cli: string, work: string, port: number, extra: string[] = []): Promise<Daemon & { spawnedAt: number }> {
+export async function startDaemon (cli: string, work: string, port: number, extra: string[] = []): Promise<Daemon & { spawnedAt: number }> {
   const dataDir = await mkdtemp(join(work, 'daemon-'))
   const env = { ...process.env, OPENHASH_DATA_DIR: dataDir, OPENHASH_API_REQUEST_LOG: 'false' }
   const spawnedAt = performance.now()
@@ -67,7 +67,7 @@ async function startDaemon (cli: string, work: string, port: number, extra: stri
 }
 
 /** Poll /health until it answers 200; resolves with ms since `since`. */
-async function firstAnswer (url: string, since: number, timeoutMs = 20_000): Promise<number> {
+export async function firstAnswer (url: string, since: number, timeoutMs = 20_000): Promise<number> {
   while (performance.now() - since < timeoutMs) {
     try {
       const res = await fetch(`${url}/health`)
@@ -79,13 +79,13 @@ async function firstAnswer (url: string, since: number, timeoutMs = 20_000): Pro
   throw new Error(`daemon at ${url} did not answer within ${timeoutMs} ms`)
 }
 
-async function peakRssMib (pid: number): Promise<number> {
+export async function peakRssMib (pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8')
   const kb = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? NaN)
   return round(kb / 1024)
 }
 
-async function curl (args: string[]): Promise<{ stdout: string, wall_ms: number }> {
+export async function curl (args: string[]): Promise<{ stdout: string, wall_ms: number }> {
   const started = performance.now()
   const child = spawn('curl', ['-sS', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''

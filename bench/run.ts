@@ -10,7 +10,7 @@
  * 4. the daemon over HTTP (bench/http.ts): start-up, 1 GiB curl upload and
  *    download, 100 concurrent clients.
  *
- * `npm run bench -- --only http` (or store, cli, chunks) runs one section.
+ * `npm run bench -- --only http` (or store, cli, chunks, net) runs one section.
  *
  * Prints one JSON document on stdout and writes it to bench/results/latest.json.
  * Progress goes to stderr. Everything temporary lives in one /tmp directory
@@ -31,6 +31,7 @@ import { fileURLToPath } from 'node:url'
 import { once } from 'node:events'
 import type { ChildResult, ChildSpec } from './child.js'
 import { httpBench } from './http.js'
+import { netBench } from './net.js'
 
 const MiB = 1024 * 1024
 const TARGET_ADD_MIB_S = 300
@@ -411,7 +412,8 @@ async function main (): Promise<number> {
     }
     const genStarted = performance.now()
     for (const input of Object.values(inputs)) {
-      if (input.size_mib === 256 && !want('store') && !want('chunks')) continue
+      if (input.size_mib === 256 && !want('store') && !want('chunks') && !want('net')) continue
+      if (input.size_mib === 1024 && !want('store') && !want('cli') && !want('http')) continue
       log(`generating ${input.size_mib} MiB of random bytes`)
       input.sha256 = await generateFile(input.path, input.size_mib * MiB)
     }
@@ -438,6 +440,9 @@ async function main (): Promise<number> {
 
     // 4. the daemon over HTTP
     const http = want('http') ? await httpBench({ cli: cliScript, work, input: inputs.large, runs: overBudget() ? 1 : RUNS_LARGE, log }) : undefined
+
+    // 5. the peer network: daemon-to-daemon transfer of 256 MiB, DHT latencies on 20 nodes
+    const net = want('net') ? await netBench({ cli: cliScript, work, input: inputs.small, runs: overBudget() ? 1 : 3, log }) : undefined
 
     const rows = [...results, ...chunkSizes]
     const primary = results.filter(r => r.name !== 'get_prefaulted')
@@ -478,6 +483,7 @@ async function main (): Promise<number> {
       cli,
       chunk_size_comparison: chunkSizes,
       http,
+      net,
       summary: {
         sections: only ?? 'all',
         all_targets_met: primary.every(r => r.meets_target && r.peak_rss_meets_target) && (cli === undefined || (cli.meets_target && cli.peak_rss_meets_target !== false)) &&

@@ -213,12 +213,15 @@ export class LocalNode implements OpenHashNode {
   }
 
   /**
-   * Pin local content; with the network, pinning content that is not here
-   * records the wish durably and fetches it in the background (priority order).
+   * Pin local content. With the network, pinning content that is not here
+   * but that some peer provides records the wish durably and fetches it in
+   * the background (priority order); content nobody provides is NOT_FOUND,
+   * as without the network.
    */
   async pin (hash: string, priority: number = DEFAULT_PRIORITY): Promise<PinResult> {
     const h = parseHash(hash)
-    if (this.pinQueue !== undefined && await this.repo.getObject(h) === undefined) {
+    Repo.validatePriority(priority)
+    if (this.pinQueue !== undefined && this.net !== undefined && await this.repo.getObject(h) === undefined && await this.net.hasProvider(h)) {
       const rec = await this.repo.wantPin(h, priority)
       this.pinQueue.add(h, rec.priority)
       return { hash: h, priority: rec.priority, state: 'fetching' }

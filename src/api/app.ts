@@ -28,7 +28,7 @@ import type { Part } from './multipart.js'
 import { parseMultipart } from './multipart.js'
 import { mountDocs } from './docs.js'
 import { prefetch } from '../content/prefetch.js'
-import { cidString } from '../net/cid.js'
+import { cidString } from '../content/cid.js'
 
 export interface ApiOptions {
   /** Largest accepted upload in bytes (413 past it). */
@@ -77,7 +77,7 @@ const ROUTES: Array<{ pattern: string, methods: string[] }> = [
 ]
 
 function infoBody (i: ContentInfo): Record<string, unknown> {
-  return { hash: i.hash, cid: cidString(i.hash), filename: i.filename, mime_type: i.mime_type, size: i.size, mod_time: i.mod_time, chunk_count: i.chunk_count, is_directory: i.is_directory, created_at: i.created_at, ref_count: i.ref_count }
+  return { hash: i.hash, cid: i.cid, filename: i.filename, mime_type: i.mime_type, size: i.size, mod_time: i.mod_time, chunk_count: i.chunk_count, is_directory: i.is_directory, created_at: i.created_at, ref_count: i.ref_count }
 }
 
 function intParam (c: C, name: string, min: number, max: number): number | undefined {

@@ -19,7 +19,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import type { Config } from '../config.js'
 import type { ObjectRecord, Repo } from '../store/repo.js'
-import { hashToCid } from './cid.js'
+import { hashToCid } from '../content/cid.js'
 import { EXCHANGE_PROTOCOL, ExchangeSession, serveExchange } from './exchange.js'
 import { Fetcher } from './fetcher.js'
 import { loadOrCreateIdentity } from './identity.js'
@@ -155,6 +155,15 @@ export class Network {
     const id: PeerId = peerIdFromString(peer)
     const stream = await this.libp2p.dialProtocol(id, EXCHANGE_PROTOCOL, { signal })
     return new ExchangeSession(stream, peer, this.options.config.request_timeout_ms)
+  }
+
+  /** Whether some peer announces `hash`, searching at most the configured search time. */
+  async hasProvider (hash: string, signal?: AbortSignal): Promise<boolean> {
+    const timeout = AbortSignal.timeout(this.options.config.search_timeout_ms)
+    try {
+      for await (const _ of this.findProviders(hash, signal === undefined ? timeout : AbortSignal.any([signal, timeout]))) return true
+    } catch {}
+    return false
   }
 
   /** Announce that we hold `hash`, in the background; never throws. */

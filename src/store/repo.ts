@@ -14,6 +14,7 @@
  *   segment's removal and its decrements share one batch.
  * See docs/storage.md.
  */
+import { cidString } from '../content/cid.js'
 import { createHash, randomBytes } from 'node:crypto'
 import type { ChunkStore } from './chunk-store.js'
 import type { KvOp, KvStore } from './kv.js'
@@ -57,6 +58,8 @@ export interface ObjectRecord {
 
 export interface ContentInfo {
   hash: string
+  /** The hash as the DHT names it: CIDv1, raw, sha2-256 (content/cid.ts). */
+  cid: string
   filename: string
   mime_type: string
   size: number
@@ -219,6 +222,7 @@ export class Repo {
   static toInfo (rec: ObjectRecord): ContentInfo {
     return {
       hash: rec.hash,
+      cid: cidString(rec.hash),
       filename: rec.filename,
       mime_type: rec.mime_type,
       size: rec.size,

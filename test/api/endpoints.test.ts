@@ -93,7 +93,7 @@ describe('file upload and metadata', () => {
     const body = await uploadOk(bytes, 'data.bin')
     expect(body).toMatchObject({ hash: sha(bytes), size: bytes.length, filename: 'data.bin', message: 'File uploaded successfully' })
     const info = await (await fetch(`${api.url}/info/${body.hash}`)).json() as any
-    expect(Object.keys(info).sort()).toEqual(['chunk_count', 'created_at', 'filename', 'hash', 'is_directory', 'mime_type', 'mod_time', 'ref_count', 'size'])
+    expect(Object.keys(info).sort()).toEqual(['chunk_count', 'cid', 'created_at', 'filename', 'hash', 'is_directory', 'mime_type', 'mod_time', 'ref_count', 'size'])
     expect(info).toMatchObject({ hash: sha(bytes), filename: 'data.bin', size: bytes.length, is_directory: false, ref_count: 1, chunk_count: 4 })
   })
 
@@ -142,7 +142,7 @@ describe('file upload and metadata', () => {
     expect(all.length).toBeGreaterThanOrEqual(3)
     for (const item of all) {
       // the reference's fields, plus chunk_count (as /info has it)
-      expect(Object.keys(item).sort()).toEqual(['chunk_count', 'created_at', 'filename', 'hash', 'is_directory', 'mime_type', 'mod_time', 'ref_count', 'size'])
+      expect(Object.keys(item).sort()).toEqual(['chunk_count', 'cid', 'created_at', 'filename', 'hash', 'is_directory', 'mime_type', 'mod_time', 'ref_count', 'size'])
     }
     const hashes = all.map((i: any) => i.hash)
     const first = await fetch(`${api.url}/list?limit=2`)
@@ -407,7 +407,7 @@ describe('pins, rm, gc, verify', () => {
   it('pin, re-pin, pins, unpin with the reference shapes', async () => {
     const { hash } = await uploadOk(Buffer.from('pin me'), 'pin.txt')
     const pin = await (await fetch(`${api.url}/pin/${hash}?priority=5`, { method: 'POST' })).json() as any
-    expect(pin).toEqual({ hash, priority: 5, message: 'Content pinned successfully' })
+    expect(pin).toEqual({ hash, priority: 5, state: 'pinned', message: 'Content pinned successfully' })
     expect((await (await fetch(`${api.url}/pins`)).json() as any)[hash]).toBe(5)
     const again = await (await fetch(`${api.url}/pin/${hash}`, { method: 'POST' })).json() as any
     expect(again.priority).toBe(1)

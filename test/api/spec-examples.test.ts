@@ -54,7 +54,7 @@ describe('the reference examples work unmodified', () => {
     await curl(['-X', 'GET', `${BASE}/download/${up.hash}`, '-o', 'downloaded_example.txt'])
     expect(await sha256sum(join(work.path, 'downloaded_example.txt'))).toBe(expected)
     const pin = JSON.parse(await curl(['-X', 'POST', `${BASE}/pin/${up.hash}?priority=10`]))
-    expect(pin).toEqual({ hash: expected, priority: 10, message: 'Content pinned successfully' })
+    expect(pin).toEqual({ hash: expected, priority: 10, state: 'pinned', message: 'Content pinned successfully' })
   })
 
   it('curl: the endpoint sections\' examples', async () => {

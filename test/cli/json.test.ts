@@ -9,7 +9,7 @@ import { cliJson, freshDataDir, sha256sum } from '../helpers/cli.js'
 import { CHUNK } from '../helpers/cli.js'
 
 const HASH = /^[0-9a-f]{64}$/
-const INFO_KEYS = ['hash', 'filename', 'mime_type', 'size', 'mod_time', 'chunk_count', 'is_directory', 'created_at', 'ref_count']
+const INFO_KEYS = ['hash', 'cid', 'filename', 'mime_type', 'size', 'mod_time', 'chunk_count', 'is_directory', 'created_at', 'ref_count']
 
 describe('--json on every command', () => {
   let data: { path: string, cleanup: () => Promise<void> }
@@ -90,7 +90,7 @@ describe('--json on every command', () => {
   })
 
   it('pin, pins, unpin', async () => {
-    expect(await cliJson(['pin', fileHash, '-p', '50'], o())).toEqual({ hash: fileHash, priority: 50, message: 'Content pinned successfully' })
+    expect(await cliJson(['pin', fileHash, '-p', '50'], o())).toEqual({ hash: fileHash, priority: 50, state: 'pinned', message: 'Content pinned successfully' })
     expect(await cliJson(['pins'], o())).toEqual({ [fileHash]: 50 })
     expect(await cliJson(['unpin', fileHash], o())).toEqual({ hash: fileHash, was_pinned: true, message: 'Content unpinned successfully' })
     expect(await cliJson(['unpin', fileHash], o())).toEqual({ hash: fileHash, was_pinned: false, message: 'Content unpinned successfully' })

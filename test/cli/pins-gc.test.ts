@@ -45,7 +45,7 @@ describe('pins, rm and gc', () => {
     // default priority when none is given; boundaries 1 and 100 are valid
     const h2 = await addBytes('pinme2.txt', Buffer.from('pin me too\n'))
     const def = await cliJson(['pin', h2], opts())
-    expect(def).toEqual({ hash: h2, priority: 1, message: 'Content pinned successfully' })
+    expect(def).toEqual({ hash: h2, priority: 1, state: 'pinned', message: 'Content pinned successfully' })
     expect((await cliJson(['pin', h2, '--priority', '1'], opts())).priority).toBe(1)
     expect((await cliJson(['pin', h2, '--priority', '100'], opts())).priority).toBe(100)
     expect(await cliJson(['pins'], opts())).toEqual({ [h]: 42, [h2]: 100 })

@@ -70,7 +70,8 @@ const daemons = new Map<string, Promise<DaemonProcess>>()
 async function daemonFor (dataDir: string): Promise<DaemonProcess> {
   let d = daemons.get(dataDir)
   if (d === undefined) {
-    d = startDaemon(dataDir)
+    // the CLI parity suite compares with the in-process CLI, which has no peer network (test/net covers it)
+    d = startDaemon(dataDir, { args: ['--no-network'] })
     daemons.set(dataDir, d)
   }
   return await d

@@ -22,7 +22,7 @@ export function netConfig (dir: string, network: Record<string, unknown> = {}): 
     env: {},
     overrides: {
       storage: { chunk_size: TEST_CHUNK },
-      network: { host: '127.0.0.1', port: 0, search_timeout_ms: 4000, request_timeout_ms: 3000, reprovide_interval_s: 0, ...network }
+      network: { host: '127.0.0.1', port: 0, search_timeout_ms: 4000, request_timeout_ms: 10_000, reprovide_interval_s: 0, ...network }
     }
   })
 }
