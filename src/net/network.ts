@@ -215,12 +215,14 @@ export class Network {
     const peers = this.libp2p.getPeers().map(p => p.toString())
     const dht = this.libp2p.services.dht
     const buckets: BucketInfo[] = []
-    const walk = (b: any): void => {
+    // leaf k-buckets with their full bit path from the root (each node of the trie knows only its own bit)
+    const walk = (b: any, path: string): void => {
       if (b === undefined || b === null) return
-      if (Array.isArray(b.peers)) buckets.push({ prefix: String(b.prefix ?? ''), depth: Number(b.depth ?? 0), peers: b.peers.length })
-      else { walk(b.left); walk(b.right) }
+      const here = b.depth === 0 ? '' : path + String(b.prefix ?? '')
+      if (Array.isArray(b.peers)) buckets.push({ prefix: here, depth: Number(b.depth ?? 0), peers: b.peers.length })
+      else { walk(b.left, here); walk(b.right, here) }
     }
-    walk((dht as any).routingTable?.kb?.root)
+    walk((dht as any).routingTable?.kb?.root, '')
     return {
       peer_id: this.peerId,
       connected_peers: peers.length,

@@ -121,7 +121,14 @@ export async function runCli (args: string[], options: RunOptions = {}): Promise
 /** A fresh data directory; `cleanup` removes it. */
 export async function freshDataDir (prefix = 'openhash-cli-'): Promise<{ path: string, cleanup: () => Promise<void> }> {
   const path = await mkdtemp(join(tmpdir(), prefix))
-  return { path, cleanup: async () => { await stopDaemonFor(path); await rm(path, { recursive: true, force: true }) } }
+  return {
+    path,
+    cleanup: async () => {
+      // daemons of this directory and of any data directory inside it
+      for (const dir of [...daemons.keys()]) if (dir === path || dir.startsWith(path + '/')) await stopDaemonFor(dir)
+      await rm(path, { recursive: true, force: true })
+    }
+  }
 }
 
 /** Describe a result for assertion messages. */

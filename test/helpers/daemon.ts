@@ -3,6 +3,7 @@
  * (port 0), or an in-process API server over a LocalNode for endpoint tests.
  */
 import { spawn } from 'node:child_process'
+import { afterAll } from 'vitest'
 import type { ChildProcessWithoutNullStreams } from 'node:child_process'
 import { loadConfig } from '../../src/config.js'
 import { LocalNode } from '../../src/node.js'
@@ -22,6 +23,8 @@ export interface DaemonProcess {
 
 const running = new Set<ChildProcessWithoutNullStreams>()
 process.on('exit', () => { for (const p of running) p.kill('SIGKILL') })
+// a test file never leaves a daemon behind, whatever its own cleanup did (runs after the file's hooks)
+afterAll(() => { for (const p of running) p.kill('SIGKILL') })
 
 export async function startDaemon (dataDir: string, options: { args?: string[], env?: Record<string, string> } = {}): Promise<DaemonProcess> {
   const env: Record<string, string> = {}

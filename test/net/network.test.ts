@@ -110,6 +110,35 @@ describe('five nodes on loopback: A adds, E (not connected to A) fetches through
     expect(await nodes[D].node.repo.getObject(added.hash)).toBeDefined()
   })
 
+  it('reprovide announces everything held, pinned content first by priority', async () => {
+    const low = prng(4)(1000)
+    const high = prng(5)(1000)
+    const plain = prng(6)(1000)
+    const hashes: string[] = []
+    for (const [i, b] of [low, high, plain].entries()) {
+      const p = join(files.path, `re-${i}.bin`)
+      await writeFile(p, b)
+      hashes.push((await nodes[C].node.addPath(p)).hash)
+    }
+    await nodes[C].node.net!.settled()
+    await nodes[C].node.pin(hashes[0], 2)
+    await nodes[C].node.pin(hashes[1], 90)
+    const order: string[] = []
+    const routing = nodes[C].node.net!.libp2p.contentRouting
+    const original = routing.provide.bind(routing)
+    routing.provide = async (cid, opts) => { order.push(cid.toString()); await original(cid, opts) }
+    try {
+      const n = await nodes[C].node.net!.reprovideAll()
+      expect(n).toBe((await nodes[C].node.stats()).storage.content_count)
+    } finally {
+      routing.provide = original
+    }
+    const { cidString } = await import('../../src/content/cid.js')
+    expect(order.slice(0, 2)).toEqual([cidString(hashes[1]), cidString(hashes[0])])
+    expect(order).toContain(cidString(hashes[2]))
+    expect(new Set(order).size).toBe(order.length)
+  })
+
   it('network state: peer id, peers, /p2p/ addresses, k-buckets', async () => {
     const s = await nodes[C].node.network()
     expect(s.peer_id).toMatch(/^12D3Koo/)
