@@ -53,7 +53,8 @@ export interface ObjectMessage {
   encoding?: string
 }
 
-type Answer = [number, Uint8Array]
+/** An answer: its kind and its payload, in one or more pieces (sent back to back, never concatenated). */
+type Answer = [number, Uint8Array[]]
 
 async function answer (repo: Repo, f: Frame): Promise<Answer> {
   switch (f.kind) {
@@ -61,7 +62,7 @@ async function answer (repo: Repo, f: Frame): Promise<Answer> {
       const { hash } = parseJson<{ hash?: unknown }>(f.payload, 'OBJECT')
       if (typeof hash !== 'string' || !isHash(hash)) throw new ProtocolError('OBJECT: bad hash')
       const rec = await repo.getObject(hash)
-      if (rec === undefined) return [RES_NOT_FOUND, json({ hash })]
+      if (rec === undefined) return [RES_NOT_FOUND, [json({ hash })]]
       const msg: ObjectMessage = {
         hash,
         filename: rec.filename,
@@ -73,7 +74,7 @@ async function answer (repo: Repo, f: Frame): Promise<Answer> {
       }
       if (rec.is_directory) msg.encoding = encodeDirectory(await repo.entries(hash)).toString('base64')
       else msg.chunk_size = rec.chunk_size ?? repo.chunkSize
-      return [RES_OBJECT, json(msg)]
+      return [RES_OBJECT, [json(msg)]]
     }
     case REQ_CHUNKS: {
       const { hash, from, count } = parseJson<{ hash?: unknown, from?: unknown, count?: unknown }>(f.payload, 'CHUNKS')
@@ -81,23 +82,23 @@ async function answer (repo: Repo, f: Frame): Promise<Answer> {
       if (!Number.isSafeInteger(from) || (from as number) < 0) throw new ProtocolError('CHUNKS: bad from')
       if (!Number.isSafeInteger(count) || (count as number) < 1 || (count as number) > MAX_CHUNKS_PAGE) throw new ProtocolError('CHUNKS: bad count')
       const rec = await repo.getObject(hash)
-      if (rec === undefined || rec.is_directory) return [RES_NOT_FOUND, json({ hash })]
+      if (rec === undefined || rec.is_directory) return [RES_NOT_FOUND, [json({ hash })]]
       const out: Buffer[] = []
       for await (const h of repo.manifestChunks(rec, from as number)) {
         out.push(Buffer.from(h, 'hex'))
         if (out.length >= (count as number)) break
       }
-      return [RES_CHUNKS, Buffer.concat(out)]
+      return [RES_CHUNKS, [Buffer.concat(out)]]
     }
     case REQ_BLOCK: {
       if (f.payload.byteLength !== 32) throw new ProtocolError('BLOCK: bad hash')
       const h = f.payload.toString('hex')
-      if (!await repo.chunks.has(h)) return [RES_NOT_FOUND, json({ hash: h })]
+      if (!await repo.chunks.has(h)) return [RES_NOT_FOUND, [json({ hash: h })]]
       try {
         const bytes = await repo.readChunk(h) // verified: a damaged local copy is never served
-        return [RES_BLOCK, Buffer.concat([f.payload, bytes])]
+        return [RES_BLOCK, [f.payload, bytes]]
       } catch {
-        return [RES_NOT_FOUND, json({ hash: h })]
+        return [RES_NOT_FOUND, [json({ hash: h })]]
       }
     }
     default:
@@ -126,10 +127,10 @@ export async function serveExchange (repo: Repo, stream: Stream): Promise<void> 
         wakeWriter = undefined
         continue
       }
-      const [kind, payload] = await queue[0]
+      const [kind, pieces] = await queue[0]
       queue.shift()
       wakeReader?.()
-      await sendFrame(stream, kind, payload)
+      await sendFrame(stream, kind, pieces)
     }
   })()
   writer.catch((err) => { failed ??= err; wakeReader?.() })

@@ -9,7 +9,7 @@
  * partial stays behind (the import is abandoned and swept).
  */
 import { AbortedError, CorruptDataError, FetchFailedError, NotFoundError, ProtocolError } from '../errors.js'
-import { sha256hex, sha256hexAsync } from '../content/hash.js'
+import { sha256hex } from '../content/hash.js'
 import { decodeDirectory } from '../content/directory.js'
 import type { Guard, ObjectRecord, Repo } from '../store/repo.js'
 import type { ExchangeSession, ObjectMessage } from './exchange.js'
@@ -31,8 +31,6 @@ export interface FetcherOptions {
   maxProviders: number
   /** Chunk requests in flight per provider. */
   window: number
-  /** After the first provider answers, keep looking for more for this long. */
-  extraProvidersMs?: number
 }
 
 export interface FetchProgress { hash: string, bytes: number, total?: number }
@@ -43,6 +41,60 @@ interface Provider {
   alive: boolean
   /** OBJECT answers already received from this provider, by hash. */
   metas: Map<string, ObjectMessage>
+}
+
+/** Providers of one fetch: the first one makes it ready; later ones join while it runs. */
+class ProviderSearch {
+  readonly list: Provider[] = []
+  closed = false
+  readonly ready: Promise<void>
+  private resolveReady!: () => void
+  private readonly joinListeners: Array<(p: Provider) => void> = []
+  private readonly closeListeners: Array<() => void> = []
+
+  constructor () { this.ready = new Promise(resolve => { this.resolveReady = resolve }) }
+
+  add (p: Provider): void {
+    this.list.push(p)
+    this.resolveReady()
+    for (const l of [...this.joinListeners]) l(p)
+    for (const w of this.waiters.splice(0)) w()
+  }
+
+  finished = false
+  private readonly finishListeners: Array<() => void> = []
+  private waiters: Array<() => void> = []
+
+  /** The search ended (with or without providers). */
+  finish (): void {
+    this.finished = true
+    this.resolveReady()
+    for (const l of this.finishListeners.splice(0)) l()
+    for (const w of this.waiters.splice(0)) w()
+  }
+
+  onFinish (listener: () => void): () => void {
+    this.finishListeners.push(listener)
+    return () => { const i = this.finishListeners.indexOf(listener); if (i >= 0) this.finishListeners.splice(i, 1) }
+  }
+
+  /** Resolves when another provider joins, or the search ends. */
+  async next (): Promise<void> { await new Promise<void>(resolve => this.waiters.push(resolve)) }
+
+  onJoin (listener: (p: Provider) => void): () => void {
+    this.joinListeners.push(listener)
+    return () => { const i = this.joinListeners.indexOf(listener); if (i >= 0) this.joinListeners.splice(i, 1) }
+  }
+
+  onClose (listener: () => void): void { this.closeListeners.push(listener) }
+
+  close (): void {
+    if (this.closed) return
+    this.closed = true
+    this.resolveReady()
+    for (const l of this.closeListeners.splice(0)) l()
+    for (const w of this.waiters.splice(0)) w()
+  }
 }
 
 class Notifier {
@@ -95,32 +147,38 @@ export class Fetcher {
   }
 
   private async run (hash: string, signal?: AbortSignal): Promise<ObjectRecord> {
-    const providers = await this.discover(hash, signal)
-    if (providers.length === 0) {
-      throw new NotFoundError(`content not found: ${hash} (not stored here, and no peer provided it within ${this.options.searchTimeoutMs} ms)`, { hash, operation: 'content_retrieval' })
-    }
+    const search = this.discover(hash, signal)
     const guard = this.deps.repo.guard()
     try {
-      return await this.fetchObject(hash, providers, guard, signal)
+      await search.ready
+      throwIfAborted(signal)
+      if (search.list.length === 0) {
+        throw new NotFoundError(`content not found: ${hash} (not stored here, and no peer provided it within ${this.options.searchTimeoutMs} ms)`, { hash, operation: 'content_retrieval' })
+      }
+      return await this.fetchObject(hash, search, guard, signal)
     } finally {
+      search.close()
       guard.release()
-      await Promise.all(providers.map(async p => { await p.session.close() }))
+      await Promise.all(search.list.map(async p => { await p.session.close() }))
     }
   }
 
-  /** Find providers on the DHT and ask each for the object, within the search time. */
-  private async discover (hash: string, signal?: AbortSignal): Promise<Provider[]> {
+  /**
+   * Find providers on the DHT and ask each for the object. Resolves as soon
+   * as one answers (or, with none, when the search time is up); the search
+   * goes on in the background, and later providers join `list` (and the
+   * running fetch, through `joined`) until `maxProviders`, the search time,
+   * or `close()`.
+   */
+  private discover (hash: string, signal?: AbortSignal): ProviderSearch {
+    const search = new ProviderSearch()
     const deadline = new AbortController()
-    const stopSearch = new AbortController()
     const timer = setTimeout(() => deadline.abort(), this.options.searchTimeoutMs)
     const onAbort = (): void => deadline.abort()
     signal?.addEventListener('abort', onAbort, { once: true })
-    const searchSignal = AbortSignal.any([deadline.signal, stopSearch.signal])
-    const found: Provider[] = []
+    search.onClose(() => { clearTimeout(timer); signal?.removeEventListener('abort', onAbort); deadline.abort() })
     const tried = new Set<string>()
     const probes: Array<Promise<void>> = []
-    let extraTimer: NodeJS.Timeout | undefined
-    let returned = false
     const probe = async (peer: string): Promise<void> => {
       let session: ExchangeSession | undefined
       try {
@@ -128,41 +186,30 @@ export class Fetcher {
         const meta = await session.object(hash)
         if (meta === undefined) { await session.close(); return }
         checkMeta(hash, meta)
-        if (returned) { await session.close(); return } // too late for this fetch
-        found.push({ peer, session, alive: true, metas: new Map([[hash, meta]]) })
-        if (found.length === 1) extraTimer = setTimeout(() => stopSearch.abort(), this.options.extraProvidersMs ?? 500)
-        if (found.length >= this.options.maxProviders) stopSearch.abort()
+        if (search.closed || search.list.length >= this.options.maxProviders) { await session.close(); return }
+        search.add({ peer, session, alive: true, metas: new Map([[hash, meta]]) })
+        if (search.list.length >= this.options.maxProviders) deadline.abort()
       } catch (err) {
         this.deps.log?.(`provider ${peer} for ${hash}: ${String((err as Error)?.message ?? err)}`)
         await session?.close().catch(() => {})
       }
     }
-    try {
+    void (async () => {
       try {
-        for await (const peer of this.deps.findProviders(hash, searchSignal)) {
+        for await (const peer of this.deps.findProviders(hash, deadline.signal)) {
           if (tried.has(peer)) continue
           tried.add(peer)
           probes.push(probe(peer))
-          if (searchSignal.aborted) break
+          if (deadline.signal.aborted) break
         }
       } catch (err) {
-        if (!searchSignal.aborted) this.deps.log?.(`provider search for ${hash}: ${String((err as Error)?.message ?? err)}`)
+        if (!deadline.signal.aborted) this.deps.log?.(`provider search for ${hash}: ${String((err as Error)?.message ?? err)}`)
       }
-      // wait for the probes: all of them while none has answered, else until the extra time ends
-      if (found.length === 0) {
-        await Promise.race([Promise.allSettled(probes), new Promise(resolve => deadline.signal.addEventListener('abort', resolve, { once: true }))])
-      } else if (!stopSearch.signal.aborted) {
-        await Promise.race([Promise.allSettled(probes), new Promise(resolve => stopSearch.signal.addEventListener('abort', resolve, { once: true }))])
-      }
-      throwIfAborted(signal)
-      return [...found]
-    } finally {
-      returned = true
-      clearTimeout(timer)
-      clearTimeout(extraTimer)
-      signal?.removeEventListener('abort', onAbort)
-      deadline.abort() // stragglers stop dialing
-    }
+      // the search is over once every probe has answered (or the deadline passed)
+      await Promise.race([Promise.allSettled(probes), new Promise(resolve => deadline.signal.addEventListener('abort', resolve, { once: true }))])
+      search.finish()
+    })()
+    return search
   }
 
   private alive (providers: Provider[]): Provider[] { return providers.filter(p => p.alive && !p.session.closed) }
@@ -187,10 +234,19 @@ export class Fetcher {
   }
 
   /** Fetch `hash` (file or directory) from the providers, trying each in turn for its metadata. */
-  private async fetchObject (hash: string, providers: Provider[], guard: Guard, signal?: AbortSignal): Promise<ObjectRecord> {
+  private async fetchObject (hash: string, search: ProviderSearch, guard: Guard, signal?: AbortSignal): Promise<ObjectRecord> {
     const failures: string[] = []
-    for (const p of providers) {
+    const providers = search.list
+    for (let i = 0; ; i++) {
       throwIfAborted(signal)
+      if (i >= providers.length) {
+        // every provider known so far failed: wait for the search to bring another
+        if (search.finished || search.closed) break
+        await search.next()
+        i--
+        continue
+      }
+      const p = providers[i]
       if (!p.alive || p.session.closed) continue
       const local = await this.deps.repo.getObject(hash)
       if (local !== undefined) { guard.protectObject(hash); return local }
@@ -205,8 +261,8 @@ export class Fetcher {
       if (meta === undefined) { failures.push(`${p.peer}: does not have it`); continue }
       try {
         return meta.is_directory
-          ? await this.fetchDirectory(hash, meta, p, providers, guard, signal)
-          : await this.fetchFile(hash, meta, p, providers, guard, signal)
+          ? await this.fetchDirectory(hash, meta, p, search, guard, signal)
+          : await this.fetchFile(hash, meta, p, search, guard, signal)
       } catch (err: any) {
         if (err instanceof AbortedError || signal?.aborted === true) throw err
         if (err instanceof FetchFailedError) throw err // every provider is gone
@@ -218,12 +274,12 @@ export class Fetcher {
     throw new FetchFailedError(`could not fetch ${hash} intact from any provider (${failures.join('; ') || 'no provider left'})`, { hash, providers: providers.length })
   }
 
-  private async fetchDirectory (hash: string, meta: ObjectMessage, from: Provider, providers: Provider[], guard: Guard, signal?: AbortSignal): Promise<ObjectRecord> {
+  private async fetchDirectory (hash: string, meta: ObjectMessage, from: Provider, search: ProviderSearch, guard: Guard, signal?: AbortSignal): Promise<ObjectRecord> {
     const encoding = Buffer.from(meta.encoding!, 'base64')
     if (sha256hex(encoding) !== hash) throw new CorruptDataError(`directory encoding from ${from.peer} does not hash to ${hash}`)
     const entries = decodeDirectory(encoding)
     for (const e of entries) {
-      const child = await this.fetchObject(e.hash, [from, ...providers.filter(p => p !== from)], guard, signal)
+      const child = await this.fetchObject(e.hash, search, guard, signal)
       if (child.is_directory !== (e.type === 'dir') || child.size !== e.size) {
         // the encoding is authentic (it hashes to what we asked), so the directory itself is inconsistent
         throw new FetchFailedError(`directory ${hash}: entry ${JSON.stringify(e.name)} does not match the object it names`, { hash })
@@ -242,7 +298,8 @@ export class Fetcher {
     return list
   }
 
-  private async fetchFile (hash: string, meta: ObjectMessage, from: Provider, providers: Provider[], guard: Guard, signal?: AbortSignal): Promise<ObjectRecord> {
+  private async fetchFile (hash: string, meta: ObjectMessage, from: Provider, search: ProviderSearch, guard: Guard, signal?: AbortSignal): Promise<ObjectRecord> {
+    const providers = search.list
     const list = await this.chunkList(hash, meta, from)
     const n = list.length
     const cs = meta.chunk_size!
@@ -259,7 +316,8 @@ export class Fetcher {
 
     const fail = (err: Error): void => { failure ??= err; change.notify() }
     const checkProvidersLeft = (): void => {
-      if (this.alive(providers).length === 0) fail(new FetchFailedError(`every provider of ${hash} failed or disconnected mid-transfer`, { hash }))
+      // none left, and the search will bring no other
+      if (this.alive(providers).length === 0 && (search.finished || search.closed)) fail(new FetchFailedError(`every provider of ${hash} failed or disconnected mid-transfer`, { hash }))
     }
     const take = (p: Provider): number | undefined => {
       const r = retry.findIndex(i => lacking.get(i)?.has(p) !== true)
@@ -294,7 +352,8 @@ export class Fetcher {
           change.notify()
           continue
         }
-        if (bytes.byteLength !== expectedLength(i) || await sha256hexAsync(bytes) !== list[i]) {
+        // on the main thread: WebCrypto's digest would first copy the chunk here anyway
+        if (bytes.byteLength !== expectedLength(i) || sha256hex(bytes) !== list[i]) {
           retry.unshift(i)
           this.drop(p, `sent a corrupt chunk ${list[i]}`)
           checkProvidersLeft()
@@ -307,9 +366,17 @@ export class Fetcher {
     }
 
     const workers: Array<Promise<void>> = []
-    for (const p of this.alive(providers).slice(0, this.options.maxProviders)) {
+    let pulling = 0
+    const start = (p: Provider): void => {
+      if (finished || failure !== undefined || !p.alive || pulling >= this.options.maxProviders) return
+      pulling++
       for (let k = 0; k < this.options.window; k++) workers.push(worker(p))
+      change.notify()
     }
+    for (const p of this.alive(providers)) start(p)
+    // providers found after the fetch started join it; the end of the search may leave it with none
+    const unjoin = search.onJoin(start)
+    const unfinish = search.onFinish(() => { checkProvidersLeft(); change.notify() })
     async function * source (): AsyncGenerator<Uint8Array> {
       while (nextYield < n) {
         const bytes = results.get(nextYield)
@@ -328,6 +395,8 @@ export class Fetcher {
       return await this.deps.repo.importFile(source(), { filename: meta.filename, mod_time: meta.mod_time, mime_type: meta.mime_type }, { added: false, guard, expectHash: hash, signal })
     } finally {
       finished = true
+      unjoin()
+      unfinish()
       change.notify()
       await Promise.allSettled(workers)
     }

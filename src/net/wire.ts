@@ -79,15 +79,16 @@ export class FrameReader {
   }
 }
 
-export function encodeFrame (kind: number, payload: Uint8Array): Uint8Array[] {
+export function encodeFrame (kind: number, payload: Uint8Array | Uint8Array[]): Uint8Array[] {
+  const pieces = Array.isArray(payload) ? payload : [payload]
   const head = Buffer.allocUnsafe(5)
-  head.writeUInt32BE(payload.byteLength + 1, 0)
+  head.writeUInt32BE(pieces.reduce((n, p) => n + p.byteLength, 0) + 1, 0)
   head[4] = kind
-  return payload.byteLength === 0 ? [head] : [head, payload]
+  return [head, ...pieces.filter(p => p.byteLength > 0)]
 }
 
-/** Send one frame, waiting for the stream to drain when its buffer is full. */
-export async function sendFrame (stream: Stream, kind: number, payload: Uint8Array, signal?: AbortSignal): Promise<void> {
+/** Send one frame (its payload whole or in pieces), waiting for the stream to drain when its buffer is full. */
+export async function sendFrame (stream: Stream, kind: number, payload: Uint8Array | Uint8Array[], signal?: AbortSignal): Promise<void> {
   for (const part of encodeFrame(kind, payload)) {
     if (!stream.send(part)) await stream.onDrain({ signal })
   }

@@ -47,7 +47,7 @@ function fetcherFor (f: TestNode, providers: TestNode[]): Fetcher {
     findProviders: async function * () { for (const p of providers) yield p.node.net!.peerId },
     openSession: async (peer, signal) => await f.node.net!.openSession(peer, signal),
     log: (line) => f.logs.push(line)
-  }, { searchTimeoutMs: 3000, maxProviders: 4, window: 4, extraProvidersMs: 1000 })
+  }, { searchTimeoutMs: 3000, maxProviders: 4, window: 4 })
 }
 
 async function add (n: TestNode, bytes: Buffer, filename = 'x.bin'): Promise<string> {
