@@ -43,6 +43,13 @@ type Env = { Bindings: HttpBindings }
 
 /** Upload bytes read ahead of the store, so the socket keeps flowing while chunks are hashed and written. */
 const PREFETCH_BYTES = 16 * 1024 * 1024
+/**
+ * The read-ahead is copied into reusable 1 MiB buffers (see PrefetchOptions):
+ * holding the socket's own small pieces made V8 run a major GC every few
+ * dozen MiB. The store's chunker copies each piece before asking for the
+ * next, as reuse requires.
+ */
+const PREFETCH = { reuse: 1024 * 1024 }
 type C = Context<Env>
 
 export const CORS_HEADERS: Record<string, string> = {
@@ -151,7 +158,7 @@ export function createApp (node: OpenHashNode, options: ApiOptions): Hono<Env> {
       if (part.kind === 'field') { fields[part.name] = part.value; continue }
       if (part.name !== 'file') continue // other file fields are drained and ignored
       const filename = fields.filename ?? (baseName(part.filename) || 'upload')
-      const res = await node.addStream(prefetch(part.body, PREFETCH_BYTES), { filename, mod_time: fields.mod_time }, { signal: options.signal })
+      const res = await node.addStream(prefetch(part.body, PREFETCH_BYTES, PREFETCH), { filename, mod_time: fields.mod_time }, { signal: options.signal })
       return c.json({ hash: res.hash, cid: cidString(res.hash), size: res.size, filename: res.filename, message: 'File uploaded successfully', mime_type: res.mime_type, is_directory: false })
     }
     throw new InvalidArgumentError('missing file: send the file as multipart/form-data field "file" (curl -F "file=@path")', { field: 'file' })
@@ -180,7 +187,7 @@ export function createApp (node: OpenHashNode, options: ApiOptions): Hono<Env> {
         }
         const rel = path ?? part.filename
         if (rel === '') throw new InvalidArgumentError(`file part "${part.name}" has no relative path: give it a filename such as "docs/a.txt" or a preceding "path" field`)
-        yield { kind: 'file', path: rel, source: prefetch(part.body, PREFETCH_BYTES), mod_time: modTime }
+        yield { kind: 'file', path: rel, source: prefetch(part.body, PREFETCH_BYTES, PREFETCH), mod_time: modTime }
         path = undefined
         modTime = undefined
       }

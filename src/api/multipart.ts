@@ -35,6 +35,55 @@ export function isMultipart (contentType: string | undefined): boolean {
   return contentType !== undefined && /^multipart\/form-data\s*;/i.test(contentType) && /boundary=/i.test(contentType)
 }
 
+/**
+ * A readable's pieces exactly as they are pushed, with backpressure (pause
+ * past HWM queued bytes). Not `for await (const x of stream)`: a Readable's
+ * async iterator calls read(), which joins everything buffered into one new
+ * Buffer, i.e. a copy of every uploaded byte (and an allocation per read) on
+ * the main thread.
+ */
+async function * pieces (stream: Readable): AsyncGenerator<Buffer> {
+  const queue: Buffer[] = []
+  let queued = 0
+  let ended = false
+  let failure: { err: unknown } | undefined
+  let wake: (() => void) | undefined
+  const signal = (): void => { wake?.(); wake = undefined }
+  const onData = (piece: Buffer): void => {
+    queue.push(piece)
+    queued += piece.length
+    if (queued >= HWM) stream.pause()
+    signal()
+  }
+  const onEnd = (): void => { ended = true; signal() }
+  const onError = (err: unknown): void => { failure ??= { err }; signal() }
+  const onClose = (): void => { if (!ended) failure ??= { err: new InvalidArgumentError('file part ended early') }; signal() }
+  stream.on('data', onData)
+  stream.once('end', onEnd)
+  stream.once('error', onError)
+  stream.once('close', onClose)
+  try {
+    while (true) {
+      if (queue.length > 0) {
+        const piece = queue.shift()!
+        queued -= piece.length
+        if (queued < HWM && stream.isPaused() && !ended && failure === undefined) stream.resume()
+        yield piece
+        continue
+      }
+      if (ended) return
+      if (failure !== undefined) throw failure.err
+      await new Promise<void>(resolve => { wake = resolve })
+    }
+  } finally {
+    stream.off('data', onData)
+    stream.off('end', onEnd)
+    stream.off('error', onError)
+    stream.off('close', onClose)
+    // paused by us: left paused; whoever drains or destroys the part takes over
+  }
+}
+
 export async function * parseMultipart (req: IncomingMessage, options: MultipartOptions): AsyncGenerator<Part> {
   if (!isMultipart(req.headers['content-type'])) {
     throw new InvalidArgumentError('expected a multipart/form-data body', { content_type: req.headers['content-type'] ?? null })
@@ -71,7 +120,7 @@ export async function * parseMultipart (req: IncomingMessage, options: Multipart
 
   let total = 0
   async function * counted (stream: Readable): AsyncGenerator<Uint8Array> {
-    for await (const piece of stream as AsyncIterable<Buffer>) {
+    for await (const piece of pieces(stream)) {
       total += piece.length
       if (total > options.maxBytes) {
         throw new PayloadTooLargeError(`upload exceeds the maximum size of ${options.maxBytes} bytes`, { max_bytes: options.maxBytes })

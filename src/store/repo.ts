@@ -19,7 +19,8 @@ import { createHash, randomBytes } from 'node:crypto'
 import type { ChunkStore } from './chunk-store.js'
 import type { KvOp, KvStore } from './kv.js'
 import { Mutex } from './mutex.js'
-import { chunker } from '../content/chunker.js'
+import { ChunkPool, chunker } from '../content/chunker.js'
+import { FileHasher } from '../content/hasher.js'
 import type { DirEntry } from '../content/directory.js'
 import { decodeDirectory, hashDirectory } from '../content/directory.js'
 import { sha256hex, sha256hexAsync } from '../content/hash.js'
@@ -332,7 +333,9 @@ export class Repo {
     const guard = options.guard ?? this.guard()
     const mid = randomBytes(16).toString('hex')
     this.activeManifests.add(mid)
-    const fileHash = createHash('sha256')
+    // chunk and whole-file SHA-256 on a worker thread, over pooled chunk buffers
+    const hasher = new FileHasher()
+    const pool = new ChunkPool(this.chunkSize, PUT_WINDOW + 2)
     let seg: string[] = []
     let seq = 0
     let size = 0
@@ -345,7 +348,9 @@ export class Repo {
      * hash once the chunk is guarded and put; only then does it join `seg`, so
      * a segment names only chunks already written (commitSegment's flush then
      * makes them durable before the segment is). Holds at most PUT_WINDOW
-     * chunks (sources must not reuse a buffer once they have yielded it).
+     * chunks; a chunk's buffer goes back to the pool once it is put. (The
+     * chunker copies every piece into pool buffers before asking for the
+     * next, so a source may reuse a piece's memory from then on.)
      */
     const window: Array<Promise<string>> = []
     const collect = async (): Promise<void> => {
@@ -362,30 +367,32 @@ export class Repo {
       }
     }
     try {
-      for await (const chunk of chunker(source, this.chunkSize)) {
+      for await (const chunk of chunker(source, this.chunkSize, pool)) {
         throwIfAborted(options.signal)
         if (head === undefined) head = Buffer.from(chunk.subarray(0, SNIFF_BYTES))
         if (window.length >= PUT_WINDOW) await collect()
-        const chunkHash = sha256hexAsync(chunk) // on the thread pool, while the main thread feeds the whole-file hash
+        size += chunk.byteLength
+        // the chunk's memory moves to the hashing worker (which also feeds the
+        // whole-file hash, in stream order) and comes back with its hash
+        const hashed = hasher.chunk(chunk as Buffer)
         const put = (async () => {
-          const h = await chunkHash
+          const { hash: h, bytes } = await hashed
           guard.protectChunk(h) // before the put: gc must not sweep it until a segment counts it
           // under the repo lock, so gc's check-then-delete of an orphan chunk never
           // interleaves with this put (put skips chunks the store already has)
-          await this.lock.run(async () => { await this.chunks.put(h, chunk) })
+          await this.lock.run(async () => { await this.chunks.put(h, bytes) })
+          pool.give(bytes) // written (or copied by the store): the buffer may be reused
           return h
         })()
         put.catch(() => {}) // observed when collected (or settled on failure); never an unhandled rejection
         window.push(put)
-        fileHash.update(chunk)
-        size += chunk.byteLength
         options.onProgress?.({ type: 'add:bytes', bytes: size, total: options.total })
       }
       while (window.length > 0) await collect()
       throwIfAborted(options.signal)
       await inflight
       if (seg.length > 0 || seq === 0) await this.commitSegment(mid, seq++, seg, guard)
-      const hash = fileHash.digest('hex')
+      const hash = await hasher.digest()
       if (options.expectHash !== undefined && hash !== options.expectHash) {
         // content from a peer that is not what was asked for: never committed, swept below
         throw new CorruptDataError(`content does not match its hash: expected ${options.expectHash}, got ${hash}`, { expected: options.expectHash, actual: hash })
@@ -436,6 +443,7 @@ export class Repo {
       // no put or commit may race the cleanup: let every one settle first
       await Promise.allSettled(window)
       await inflight.catch(() => {})
+      hasher.dispose()
       if (!committed) await this.abandon(mid, guard)
       throw err
     } finally {

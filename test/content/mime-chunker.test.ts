@@ -1,7 +1,8 @@
 import { describe, it, expect } from 'vitest'
 import { detectMime, sniffMime } from '../../src/content/mime.js'
-import { chunker } from '../../src/content/chunker.js'
-import { parseHash } from '../../src/content/hash.js'
+import { ChunkPool, chunker } from '../../src/content/chunker.js'
+import { FileHasher } from '../../src/content/hasher.js'
+import { parseHash, sha256hex } from '../../src/content/hash.js'
 import { collect } from '../helpers/tmp.js'
 
 describe('mime detection', () => {
@@ -34,6 +35,47 @@ describe('chunker', () => {
   })
   it('yields nothing for empty input', async () => {
     expect((await collect(chunker((async function * () {})(), 256))).length).toBe(0)
+  })
+  it('with a pool, copies every chunk into pool buffers and reuses the ones given back', async () => {
+    const data = Buffer.from(Array.from({ length: 1000 }, (_, i) => (i * 7) & 0xff))
+    const pool = new ChunkPool(256, 2)
+    const seen = new Set<ArrayBufferLike>()
+    const chunks: Buffer[] = []
+    const source = (async function * () { yield data.subarray(0, 512); yield data.subarray(512) })()
+    for await (const c of chunker(source, 256, pool)) {
+      expect(c.buffer).not.toBe(data.buffer) // never a view of the source, even for aligned whole chunks
+      seen.add(c.buffer)
+      chunks.push(Buffer.from(c))
+      pool.give(c)
+    }
+    expect(chunks.map(c => c.length)).toEqual([256, 256, 256, 232])
+    expect(Buffer.concat(chunks)).toEqual(data)
+    expect(seen.size).toBe(1)
+  })
+})
+
+describe('FileHasher (worker thread)', () => {
+  it('hashes chunks and the whole file like sha256hex, handing each chunk\'s memory back', async () => {
+    const data = Buffer.from(Array.from({ length: 3000 }, (_, i) => (i * 13) & 0xff))
+    const hasher = new FileHasher()
+    const pool = new ChunkPool(1024, 4)
+    for (let off = 0; off < data.length; off += 1024) {
+      const chunk = pool.take().subarray(0, Math.min(1024, data.length - off))
+      data.copy(chunk, 0, off, off + chunk.length)
+      const { hash, bytes } = await hasher.chunk(chunk)
+      expect(hash).toBe(sha256hex(data.subarray(off, off + 1024)))
+      expect(bytes).toEqual(data.subarray(off, off + 1024))
+      pool.give(bytes)
+    }
+    expect(await hasher.digest()).toBe(sha256hex(data))
+    expect(await new FileHasher().digest()).toBe(sha256hex(Buffer.alloc(0)))
+  })
+  it('keeps concurrent files apart', async () => {
+    const [x, y] = [new FileHasher(), new FileHasher()]
+    const own = (s: string): Buffer => Buffer.from(new ArrayBuffer(s.length)).fill(s)
+    await Promise.all([x.chunk(own('aa')), y.chunk(own('bbb')), x.chunk(own('c'))])
+    expect(await y.digest()).toBe(sha256hex(Buffer.from('bbb')))
+    expect(await x.digest()).toBe(sha256hex(Buffer.from('aac')))
   })
 })
 

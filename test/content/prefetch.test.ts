@@ -26,6 +26,19 @@ describe('prefetch', () => {
     await it.return(undefined)
   })
 
+  it('with reuse, passes the bytes on in full buffers of that size (the last one short), recycling them', async () => {
+    const got: Buffer[] = []
+    const buffers = new Set<ArrayBufferLike>()
+    for await (const p of prefetch(pieces(50, 1000), 4096, { reuse: 3000 })) {
+      buffers.add(p.buffer)
+      got.push(Buffer.from(p)) // a copy: the buffer is reused once the next piece is asked for
+    }
+    expect(got.map(b => b.length)).toEqual([...Array(16).fill(3000), 2000])
+    expect(Buffer.concat(got)).toEqual(Buffer.concat(Array.from({ length: 50 }, (_, i) => Buffer.alloc(1000, i & 0xff))))
+    // bounded by the read-ahead (4096 bytes = 2 buffers) plus the ones being filled and read
+    expect(buffers.size).toBeLessThanOrEqual(5)
+  })
+
   it('rethrows a source error after the pieces before it', async () => {
     async function * failing (): AsyncGenerator<Uint8Array> {
       yield new Uint8Array([1])

@@ -237,7 +237,7 @@ describe('tar headers for files of 8 GiB and more', () => {
   const SIZE = 8 * 1024 ** 3 + 1
   const H = (c: string): string => c.repeat(64)
   const fake: TarSource = {
-    info: async h => ({ hash: h, filename: 'x', mime_type: '', size: SIZE, mod_time: '2024-01-02T03:04:05.678Z', chunk_count: 0, is_directory: h === H('d'), created_at: '', ref_count: 1 }),
+    info: async h => ({ hash: h, cid: '', filename: 'x', mime_type: '', size: SIZE, mod_time: '2024-01-02T03:04:05.678Z', chunk_count: 0, is_directory: h === H('d'), created_at: '', ref_count: 1 }),
     entries: async () => [{ name: 'huge.bin', type: 'file', hash: H('f'), size: SIZE }],
     read: () => (async function * () { for (;;) yield new Uint8Array(CHUNK) })()
   }

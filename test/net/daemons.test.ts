@@ -93,7 +93,7 @@ describe('daemons on loopback', () => {
     expect(Date.now() - healthStarted).toBeLessThan(1000)
     const res = await pending
     expect(res.status).toBe(404)
-    expect((await res.json()).error_code).toBe('NOT_FOUND')
+    expect((await res.json() as any).error_code).toBe('NOT_FOUND')
     expect(Date.now() - started).toBeLessThan(SEARCH_MS + 3000)
   })
 
