@@ -16,7 +16,7 @@ import type { OpenedStore } from './store/open.js'
 import { openStore } from './store/open.js'
 import type { ContentInfo, GcResult, OperationOptions, PinRecord, VerifyResult } from './store/repo.js'
 import { DEFAULT_PRIORITY, MAX_PRIORITY, MIN_PRIORITY, Repo } from './store/repo.js'
-import { Network } from './net/network.js'
+import type { Network } from './net/network.js'
 import { PinQueue } from './net/pin-queue.js'
 
 export type { ContentInfo, GcResult, VerifyResult, PinRecord, OperationOptions, DirEntry, TreePart, TreeMeta }
@@ -134,6 +134,8 @@ export class LocalNode implements OpenHashNode {
    */
   async startNetwork (log?: (line: string) => void): Promise<Network> {
     if (this.net !== undefined) return this.net
+    // loaded on demand: libp2p is a large module graph that CLI commands never need
+    const { Network } = await import('./net/network.js')
     const network = await Network.start({ repo: this.repo, dataDir: this.dataDir, config: this.config.network, log })
     this.net = network
     this.pinQueue = new PinQueue({
