@@ -106,6 +106,17 @@ describe('daemons on loopback', () => {
     expect(JSON.parse(j.stdout).dht.enabled).toBe(true)
   })
 
+  it('a busy peer port is a one-line error and exit 1, and leaves nothing running', async () => {
+    const port = /\/tcp\/(\d+)\//.exec((await peerInfo(daemons[1])).addr)![1]
+    const dir = join(tmp.path, 'busy')
+    await mkdir(dir)
+    const r = await runCli(['daemon', '--api-host', '127.0.0.1', '--api-port', '0', '--p2p-host', '127.0.0.1', '--p2p-port', port], { dataDir: dir, timeoutMs: 30_000 })
+    expect(r.timedOut).toBe(false)
+    expect(r.code).toBe(1)
+    expect(r.stderr.trim().split('\n')).toHaveLength(1)
+    expect(r.stderr).toContain(`cannot listen for peers on 127.0.0.1:${port}: address already in use`)
+  })
+
   it('a restart keeps the peer id', async () => {
     const before = (await peerInfo(daemons[0])).id
     expect(await daemons[0].stop()).toBe(0)

@@ -39,15 +39,6 @@ export function register (program: Command): void {
         const host = opts.apiHost ?? config.api.host
         const listenPort = opts.apiPort ?? config.api.port
         node = await LocalNode.open(config, 'openhash daemon')
-        // the peer network first: a failure there must not leave an HTTP server keeping the process alive
-        if (config.network.enabled) {
-          const p2p = config.network.listen.length > 0 ? config.network.listen.join(', ') : `${config.network.host}:${config.network.port}`
-          await node.startNetwork(process.env.OPENHASH_DEBUG === '1' ? (line) => process.stderr.write(`[net] ${line}\n`) : undefined).catch((err: any) => {
-            throw new Error(/EADDRINUSE/.test(String(err?.message ?? err))
-              ? `cannot listen for peers on ${p2p}: address already in use (choose another with --p2p-port, or 0 for any free port)`
-              : `cannot start the peer network on ${p2p}: ${String(err?.message ?? err)}`)
-          })
-        }
         const server = await startServer(node, {
           host,
           port: listenPort,
@@ -58,6 +49,19 @@ export function register (program: Command): void {
             ? `cannot listen on ${host}:${listenPort}: address already in use (choose another with --api-port, or 0 for any free port)`
             : `cannot listen on ${host}:${listenPort}: ${String(err?.message ?? err)}`)
         })
+        // the peer network after the API (loading libp2p takes ~0.5 s; the API answers meanwhile);
+        // if it fails, the HTTP server is closed so that nothing keeps the process alive
+        if (config.network.enabled) {
+          const p2p = config.network.listen.length > 0 ? config.network.listen.join(', ') : `${config.network.host}:${config.network.port}`
+          try {
+            await node.startNetwork(process.env.OPENHASH_DEBUG === '1' ? (line) => process.stderr.write(`[net] ${line}\n`) : undefined)
+          } catch (err: any) {
+            await server.close(0).catch(() => {})
+            throw new Error(/EADDRINUSE/.test(String(err?.message ?? err))
+              ? `cannot listen for peers on ${p2p}: address already in use (choose another with --p2p-port, or 0 for any free port)`
+              : `cannot start the peer network on ${p2p}: ${String(err?.message ?? err)}`)
+          }
+        }
         await node.announceApi(server.url)
         const netState = node.net?.state()
         print.result({ url: server.url, port: server.port, data_dir: config.data_dir, pid: process.pid, peer_id: netState?.peer_id ?? null, addresses: netState?.addresses ?? [] })
