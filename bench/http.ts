@@ -39,7 +39,7 @@ export async function freePort (): Promise<number> {
   return port
 }
 
-export interface Daemon { proc: ChildProcess, url: string, dataDir: string, stop(): Promise<void> }
+export interface Daemon { proc: ChildProcess, url: string, dataDir: string, stop(): Promise<void>, ready: Promise<void> }
 
 export async function startDaemon (cli: string, work: string, port: number, extra: string[] = []): Promise<Daemon & { spawnedAt: number }> {
   const dataDir = await mkdtemp(join(work, 'daemon-'))
@@ -48,13 +48,21 @@ export async function startDaemon (cli: string, work: string, port: number, extr
   const proc = spawn(process.execPath, [cli, 'daemon', '--api-host', '127.0.0.1', '--api-port', String(port), '--p2p-host', '127.0.0.1', '--p2p-port', '0', ...extra], { env, stdio: ['ignore', 'pipe', 'pipe'] })
   let err = ''
   proc.stderr!.setEncoding('utf8').on('data', (d: string) => { err += d })
-  proc.stdout!.resume()
+  // fully started (peer network up, or off) once the banner ends
+  let out = ''
+  const ready = new Promise<void>((resolve) => {
+    proc.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      out += d
+      if (/Peer address: |Peer network: off/.test(out)) resolve()
+    })
+  })
   const exited = once(proc, 'exit')
   return {
     proc,
     url: `http://127.0.0.1:${port}`,
     dataDir,
     spawnedAt,
+    ready,
     async stop () {
       if (proc.exitCode === null) {
         proc.kill('SIGTERM')
@@ -120,6 +128,7 @@ export async function httpBench (options: { cli: string, work: string, input: In
     const d = await startDaemon(cli, work, await freePort())
     try {
       await firstAnswer(d.url, d.spawnedAt)
+      await d.ready // throughput, not start-up: the peer network has finished starting
       const up = await curl(['-F', `file=@${input.path}`, `${d.url}/upload/file`])
       const body = JSON.parse(up.stdout)
       const rss = await peakRssMib(d.proc.pid!)
@@ -142,6 +151,7 @@ export async function httpBench (options: { cli: string, work: string, input: In
   let concurrency: Record<string, unknown>
   try {
     await firstAnswer(d.url, d.spawnedAt)
+    await d.ready
     const upLat: number[] = []
     const downLat: number[] = []
     let failures = 0
@@ -184,7 +194,7 @@ export async function httpBench (options: { cli: string, work: string, input: In
   const start = median(startup)
   return {
     method: {
-      upload: `curl -sS -F file=@<${input.size_mib} MiB random file> <daemon>/upload/file, wall clock of curl; fresh daemon + data dir per run; daemon peak RSS = VmHWM from /proc/<pid>/status after the upload`,
+      upload: `curl -sS -F file=@<${input.size_mib} MiB random file> <daemon>/upload/file, wall clock of curl; fresh daemon + data dir per run, started with its peer network on 127.0.0.1 (upload begins once the network is up); daemon peak RSS = VmHWM from /proc/<pid>/status after the upload`,
       download: 'curl -sS -o /dev/null <daemon>/download/<hash> right after the upload (store files likely in page cache); wall clock of curl',
       startup: 'spawn of `node bin/openhash daemon --api-port P` to the first 200 from GET /health (polled every 2 ms), fresh data dir',
       figure: 'median of runs; RSS the maximum'
