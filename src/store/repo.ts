@@ -599,22 +599,30 @@ export class Repo {
   }
 
   async pin (hash: string, priority: number = DEFAULT_PRIORITY): Promise<PinRecord> {
-    const p = Repo.validatePriority(priority)
-    return await this.lock.run(async () => {
-      await this.requireObject(hash)
-      const prev = await this.kv.get(K.pin(hash))
-      const rec: PinRecord = { priority: p, pinned_at: prev === undefined ? new Date().toISOString() : dec<PinRecord>(prev).pinned_at }
-      await this.kv.batch([{ type: 'put', key: K.pin(hash), value: enc(rec) }], { sync: true })
-      return rec
-    })
+    return await this.writePin(K.pin(hash), priority, async () => { await this.requireObject(hash) })
   }
 
   /** Returns whether it was pinned. */
   async unpin (hash: string): Promise<boolean> {
+    return await this.deletePin(K.pin(hash))
+  }
+
+  /** Write a pin record (pin or wanted pin) durably; pinning again keeps the first pinned_at. */
+  private async writePin (key: string, priority: number, check?: () => Promise<void>): Promise<PinRecord> {
+    const p = Repo.validatePriority(priority)
     return await this.lock.run(async () => {
-      const prev = await this.kv.get(K.pin(hash))
-      if (prev === undefined) return false
-      await this.kv.batch([{ type: 'del', key: K.pin(hash) }], { sync: true })
+      await check?.()
+      const prev = await this.kv.get(key)
+      const rec: PinRecord = { priority: p, pinned_at: prev === undefined ? new Date().toISOString() : dec<PinRecord>(prev).pinned_at }
+      await this.kv.batch([{ type: 'put', key, value: enc(rec) }], { sync: true })
+      return rec
+    })
+  }
+
+  private async deletePin (key: string): Promise<boolean> {
+    return await this.lock.run(async () => {
+      if (await this.kv.get(key) === undefined) return false
+      await this.kv.batch([{ type: 'del', key }], { sync: true })
       return true
     })
   }
@@ -624,22 +632,12 @@ export class Repo {
    * content arrives (then pinned) or the pin is withdrawn.
    */
   async wantPin (hash: string, priority: number): Promise<PinRecord> {
-    const p = Repo.validatePriority(priority)
-    return await this.lock.run(async () => {
-      const prev = await this.kv.get(K.want(hash))
-      const rec: PinRecord = { priority: p, pinned_at: prev === undefined ? new Date().toISOString() : dec<PinRecord>(prev).pinned_at }
-      await this.kv.batch([{ type: 'put', key: K.want(hash), value: enc(rec) }], { sync: true })
-      return rec
-    })
+    return await this.writePin(K.want(hash), priority)
   }
 
   /** Withdraw a wanted pin; returns whether there was one. */
   async unwantPin (hash: string): Promise<boolean> {
-    return await this.lock.run(async () => {
-      if (await this.kv.get(K.want(hash)) === undefined) return false
-      await this.kv.batch([{ type: 'del', key: K.want(hash) }], { sync: true })
-      return true
-    })
+    return await this.deletePin(K.want(hash))
   }
 
   /** The content arrived: turn the wanted pin into a pin, in one batch. */
