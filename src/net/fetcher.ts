@@ -33,8 +33,6 @@ export interface FetcherOptions {
   window: number
 }
 
-export interface FetchProgress { hash: string, bytes: number, total?: number }
-
 interface Provider {
   peer: string
   session: ExchangeSession

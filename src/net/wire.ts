@@ -73,10 +73,6 @@ export class FrameReader {
     const body = this.take(len)
     return { kind: body[0], payload: body.subarray(1) }
   }
-
-  async close (): Promise<void> {
-    await this.it.return?.()
-  }
 }
 
 export function encodeFrame (kind: number, payload: Uint8Array | Uint8Array[]): Uint8Array[] {
