@@ -73,6 +73,12 @@ export interface ContentInfo {
 
 export interface PinRecord { priority: number, pinned_at: string }
 
+/**
+ * Content kept on someone else's behalf (a replica held for a peer): like a
+ * pin, it keeps the object from gc and eviction, but it is not the user's pin.
+ */
+export interface HoldRecord { owner: string, size: number, priority: number, held_at: string }
+
 export interface Counters { objects: number, files: number, directories: number, logical_bytes: number }
 
 export interface GcResult {
@@ -131,6 +137,8 @@ const K = {
   chunkRef: (h: string) => `c/${h}`,
   pin: (h: string) => `p/${h}`,
   want: (h: string) => `pw/${h}`,
+  hold: (h: string, owner: string) => `h/${h}/${owner}`,
+  holds: (h: string) => `h/${h}/`,
   counters: 'meta/counters'
 }
 
@@ -668,6 +676,41 @@ export class Repo {
     return out
   }
 
+  // ---------------------------------------------------------------- holds
+
+  /** Keep `hash` on behalf of `owner` (durable; the content may arrive later). */
+  async hold (hash: string, owner: string, info: { size: number, priority: number }): Promise<HoldRecord> {
+    const rec: HoldRecord = { owner, size: info.size, priority: info.priority, held_at: new Date().toISOString() }
+    await this.lock.run(async () => {
+      await this.kv.batch([{ type: 'put', key: K.hold(hash, owner), value: enc(rec) }], { sync: true })
+    })
+    return rec
+  }
+
+  /** Stop keeping `hash` for `owner`; returns whether there was such a hold. */
+  async unhold (hash: string, owner: string): Promise<boolean> {
+    return await this.deletePin(K.hold(hash, owner))
+  }
+
+  /** Every hold, by content hash. */
+  async holds (): Promise<Map<string, HoldRecord[]>> {
+    const out = new Map<string, HoldRecord[]>()
+    for await (const [k, v] of this.kv.iterate({ prefix: 'h/' })) {
+      const hash = k.slice(2, 66)
+      const list = out.get(hash) ?? []
+      list.push(dec<HoldRecord>(v))
+      out.set(hash, list)
+    }
+    return out
+  }
+
+  /** Whether something keeps `hash` from collection: a pin or a hold. */
+  async isKept (hash: string): Promise<boolean> {
+    if (await this.kv.get(K.pin(hash)) !== undefined) return true
+    for await (const _ of this.kv.iterate({ prefix: K.holds(hash), limit: 1 })) return true
+    return false
+  }
+
   // ---------------------------------------------------------------- stats
 
   async counters (): Promise<Counters> {
@@ -753,7 +796,7 @@ export class Repo {
     return await this.lock.run(async () => {
       const rec = await this.getObject(hash)
       if (rec === undefined || rec.refs > 0 || rec.added || this.pendingObjects.has(hash)) return undefined
-      if (await this.kv.get(K.pin(hash)) !== undefined) return undefined
+      if (await this.isKept(hash)) return undefined
       const ops: KvOp[] = [{ type: 'del', key: K.object(hash) }]
       const orphans: string[] = []
       const counters = await this.counters()
