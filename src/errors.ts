@@ -20,6 +20,7 @@ export type ErrorCode =
   | 'CONFIG_INVALID'
   | 'ABORTED'
   | 'PAYLOAD_TOO_LARGE'
+  | 'INSUFFICIENT_STORAGE'
   | 'RANGE_NOT_SATISFIABLE'
   | 'METHOD_NOT_ALLOWED'
   | 'ROUTE_NOT_FOUND'
@@ -71,6 +72,8 @@ export const CorruptDataError = define('CORRUPT_DATA', 'CorruptDataError')
 export const ConfigInvalidError = define('CONFIG_INVALID', 'ConfigInvalidError')
 export const AbortedError = define('ABORTED', 'AbortedError')
 export const PayloadTooLargeError = define('PAYLOAD_TOO_LARGE', 'PayloadTooLargeError')
+/** A write does not fit in `storage.max_bytes`, even after evicting every unpinned cached object. */
+export const InsufficientStorageError = define('INSUFFICIENT_STORAGE', 'InsufficientStorageError')
 export const RangeNotSatisfiableError = define('RANGE_NOT_SATISFIABLE', 'RangeNotSatisfiableError')
 export const MethodNotAllowedError = define('METHOD_NOT_ALLOWED', 'MethodNotAllowedError')
 export const RouteNotFoundError = define('ROUTE_NOT_FOUND', 'RouteNotFoundError')
@@ -90,7 +93,7 @@ const CLASSES = [
   InvalidHashError, InvalidArgumentError, InvalidPriorityError, NotFoundError, NotADirectoryError,
   IsADirectoryError, NotAddedError, SourceNotFoundError, SourceUnreadableError, SymlinkLoopError,
   UnsupportedFileTypeError, StoreLockedError, StoreIncompatibleError, CorruptDataError,
-  ConfigInvalidError, AbortedError, PayloadTooLargeError, RangeNotSatisfiableError,
+  ConfigInvalidError, AbortedError, PayloadTooLargeError, InsufficientStorageError, RangeNotSatisfiableError,
   MethodNotAllowedError, RouteNotFoundError, UnavailableError, FetchFailedError, ProtocolError, ApiUnreachableError,
   BadResponseError, InternalError
 ]

@@ -24,6 +24,7 @@ export const STATUS_BY_CODE: Record<ErrorCode, number> = {
   CONFIG_INVALID: 400,
   ABORTED: 503,
   PAYLOAD_TOO_LARGE: 413,
+  INSUFFICIENT_STORAGE: 507,
   RANGE_NOT_SATISFIABLE: 416,
   METHOD_NOT_ALLOWED: 405,
   ROUTE_NOT_FOUND: 404,
@@ -46,7 +47,8 @@ export const REASON: Record<number, string> = {
   500: 'Internal Server Error',
   501: 'Not Implemented',
   502: 'Bad Gateway',
-  503: 'Service Unavailable'
+  503: 'Service Unavailable',
+  507: 'Insufficient Storage'
 }
 
 export interface ErrorBody {

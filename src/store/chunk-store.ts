@@ -3,7 +3,8 @@
  *
  * Contract (checked by test/store/chunk-store.compliance.ts for every backend):
  * - `put` stages a chunk; it is visible to `has`/`get` at once and durable
- *   after the next `flush()` resolves. The caller vouches that `hash` is the
+ *   after the next `flush()` resolves. It reports whether the chunk is new
+ *   (false for a chunk already stored or staged: nothing is written). The caller vouches that `hash` is the
  *   SHA-256 of `bytes` (the content layer hashes every chunk it hands over).
  * - `delete` is durable when it resolves; deleting a missing chunk is a no-op.
  * - `entries()` lists durable chunks with their sizes, in hash order.
@@ -30,7 +31,8 @@ export interface ChunkStore {
   has(hash: string): Promise<boolean>
   /** Throws NotFoundError when absent. */
   get(hash: string): Promise<Uint8Array>
-  put(hash: string, bytes: Uint8Array): Promise<void>
+  /** Resolves true when the chunk was not stored before (its bytes now count in `stats().bytes` once flushed), false when it was already there. */
+  put(hash: string, bytes: Uint8Array): Promise<boolean>
   flush(): Promise<void>
   /** Returns the bytes freed (sum of sizes of chunks that existed). */
   delete(hashes: string[]): Promise<number>

@@ -68,12 +68,14 @@ export class LevelChunkStore implements ChunkStore {
     return value
   }
 
-  async put (hash: string, bytes: Uint8Array): Promise<void> {
-    if (this.staged.has(hash)) return
+  async put (hash: string, bytes: Uint8Array): Promise<boolean> {
+    if (this.staged.has(hash) || this.writing?.has(hash) === true || await this.db.has('s' + hash)) return false
+    if (this.staged.has(hash) || this.writing?.has(hash) === true) return false // staged by a concurrent put meanwhile
     // copy: callers may reuse their buffers after put resolves
     this.staged.set(hash, Uint8Array.prototype.slice.call(bytes))
     this.stagedBytes += bytes.byteLength
     if (this.stagedBytes >= this.maxStagedBytes) await this.writeStaged(false)
+    return true
   }
 
   async flush (): Promise<void> {

@@ -162,11 +162,12 @@ export class PackChunkStore implements ChunkStore {
     }
   }
 
-  async put (hash: string, bytes: Uint8Array): Promise<void> {
-    if (this.staged.has(hash) || this.flushing?.has(hash) === true) return
-    await this.writeLock.run(async () => {
-      if (await this.locate(hash) !== undefined) return
+  async put (hash: string, bytes: Uint8Array): Promise<boolean> {
+    if (this.staged.has(hash) || this.flushing?.has(hash) === true) return false
+    return await this.writeLock.run(async () => {
+      if (await this.locate(hash) !== undefined) return false
       await this.append(hash, bytes)
+      return true
     })
   }
 

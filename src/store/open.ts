@@ -22,6 +22,10 @@ export interface StoreOptions {
   pack_max_bytes: number
   compact_threshold: number
   verify_on_read: boolean
+  /** Quota on stored unique chunk bytes (0 or absent = unlimited) and its eviction water marks. */
+  max_bytes?: number
+  gc_high_water?: number
+  gc_low_water?: number
 }
 
 export interface LockInfo { pid: number, command: string, started_at: string, api?: string }
@@ -78,10 +82,23 @@ export async function openStore (dataDir: string, options: StoreOptions, command
     await kv.close()
     throw err
   }
+  const repo = new Repo({
+    kv,
+    chunks,
+    chunkSize: options.chunk_size,
+    verifyOnRead: options.verify_on_read,
+    quota: { maxBytes: options.max_bytes ?? 0, highWater: options.gc_high_water ?? 1, lowWater: options.gc_low_water ?? 1 }
+  })
+  try {
+    await repo.init() // the byte count the quota starts from
+  } catch (err) {
+    await chunks.close().catch(() => {})
+    await kv.close()
+    throw err
+  }
   const lockPath = join(dataDir, 'lock.json')
   let lock: LockInfo = { pid: process.pid, command, started_at: new Date().toISOString() }
   await writeFile(lockPath, JSON.stringify(lock))
-  const repo = new Repo({ kv, chunks, chunkSize: options.chunk_size, verifyOnRead: options.verify_on_read })
   const store = chunks
   let closed = false
   return {
@@ -94,6 +111,7 @@ export async function openStore (dataDir: string, options: StoreOptions, command
     async close () {
       if (closed) return
       closed = true
+      await repo.close()
       await rm(lockPath, { force: true })
       await store.close()
       await kv.close()

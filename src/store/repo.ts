@@ -21,12 +21,13 @@ import type { KvOp, KvStore } from './kv.js'
 import { Mutex } from './mutex.js'
 import { ChunkPool, chunker } from '../content/chunker.js'
 import { FileHasher } from '../content/hasher.js'
+import type { ChunkHasher } from '../content/hasher.js'
 import type { DirEntry } from '../content/directory.js'
 import { decodeDirectory, hashDirectory } from '../content/directory.js'
 import { sha256hex, sha256hexAsync } from '../content/hash.js'
 import { DIRECTORY_MIME, SNIFF_BYTES, detectMime } from '../content/mime.js'
 import {
-  CorruptDataError, InvalidPriorityError, IsADirectoryError, NotADirectoryError,
+  CorruptDataError, InsufficientStorageError, InvalidPriorityError, IsADirectoryError, NotADirectoryError,
   NotAddedError, NotFoundError, throwIfAborted
 } from '../errors.js'
 
@@ -37,6 +38,8 @@ export const PUT_WINDOW = 8
 export const MIN_PRIORITY = 1
 export const MAX_PRIORITY = 100
 export const DEFAULT_PRIORITY = 1
+/** Last-access times are written (non-synced batch) at most this often. */
+export const ACCESS_FLUSH_MS = 2000
 
 export interface ObjectRecord {
   hash: string
@@ -90,6 +93,30 @@ export interface GcResult {
   duration_ms: number
 }
 
+/** storage.max_bytes and its water marks (fractions of max_bytes). */
+export interface QuotaOptions {
+  /** Largest sum of stored unique chunk bytes; 0 = unlimited. */
+  maxBytes: number
+  /** After a write, past highWater × maxBytes, eviction runs in the background… */
+  highWater: number
+  /** …down to lowWater × maxBytes. */
+  lowWater: number
+}
+
+export interface QuotaStatus {
+  /** Unique chunk bytes stored (what the quota counts). */
+  used_bytes: number
+  /** storage.max_bytes; 0 = unlimited. */
+  max_bytes: number
+  gc_high_water: number
+  gc_low_water: number
+  /** Objects and chunk bytes evicted to make room since the store was opened. */
+  evicted_objects: number
+  evicted_bytes: number
+}
+
+export interface EvictResult { objects_removed: number, bytes_freed: number }
+
 export interface VerifyProblem { kind: 'chunk' | 'object' | 'refcount' | 'manifest', hash: string, message: string }
 
 export interface VerifyResult {
@@ -116,6 +143,12 @@ export interface ImportOptions extends OperationOptions {
   total?: number
   /** The object must hash to this (content fetched from peers); otherwise nothing is committed. */
   expectHash?: string
+  /**
+   * Chunks of `chunkSize` bytes whose hashes the caller already knows (e.g. chunks checked against a
+   * peer's chunk list as they arrived): `hasher` names each and gives the whole-file hash, instead of
+   * a FileHasher hashing them again.
+   */
+  prehashed?: { hasher: ChunkHasher, chunkSize: number }
 }
 
 export interface FileMeta {
@@ -139,6 +172,7 @@ const K = {
   want: (h: string) => `pw/${h}`,
   hold: (h: string, owner: string) => `h/${h}/${owner}`,
   holds: (h: string) => `h/${h}/`,
+  access: (h: string) => `at/${h}`,
   counters: 'meta/counters'
 }
 
@@ -190,7 +224,12 @@ export interface RepoInit {
   verifyOnRead?: boolean
   /** Chunks read ahead when streaming a file. */
   readAhead?: number
+  /** storage.max_bytes and its water marks; unlimited when absent. */
+  quota?: QuotaOptions
 }
+
+/** One add's view of the eviction order (computed on its first eviction). */
+interface AddQuota { candidates?: string[], rescanned: boolean }
 
 export class Repo {
   readonly kv: KvStore
@@ -204,6 +243,20 @@ export class Repo {
   readonly pendingChunks = new Map<string, number>()
   readonly pendingObjects = new Map<string, number>()
   private readonly activeManifests = new Set<string>()
+  private readonly quota: QuotaOptions
+  /** Unique chunk bytes stored, staged ones included: chunks.stats().bytes at open, then kept up to date by puts and sweeps. */
+  private used?: number
+  private usedLoading?: Promise<void>
+  /** Bytes of new chunks admitted under the quota whose put has not finished. */
+  private reserved = 0
+  /** Last accesses not yet written to `at/<hash>` (hash -> ms); newer than what is stored. */
+  private readonly access = new Map<string, number>()
+  private accessClock = 0
+  private accessTimer?: NodeJS.Timeout
+  /** The background eviction past the high-water mark, while it runs. */
+  private background?: Promise<void>
+  private readonly closing = new AbortController()
+  private evicted = { objects: 0, bytes: 0 }
 
   constructor (init: RepoInit) {
     this.kv = init.kv
@@ -211,9 +264,66 @@ export class Repo {
     this.chunkSize = init.chunkSize
     this.verifyOnRead = init.verifyOnRead ?? true
     this.readAhead = init.readAhead ?? 4
+    this.quota = init.quota ?? { maxBytes: 0, highWater: 1, lowWater: 1 }
   }
 
   guard (): Guard { return new Guard(this) }
+
+  /** Load the stored byte count the quota starts from (before the first write). */
+  async init (): Promise<void> {
+    if (this.used !== undefined) return
+    this.usedLoading ??= (async () => { this.used ??= (await this.chunks.stats()).bytes })()
+    await this.usedLoading
+  }
+
+  /**
+   * Stop background work: abort a running eviction, wait for it, and write
+   * pending last-access times. Call before closing the stores.
+   */
+  async close (): Promise<void> {
+    this.closing.abort()
+    if (this.accessTimer !== undefined) { clearTimeout(this.accessTimer); this.accessTimer = undefined }
+    await this.background?.catch(() => {})
+    await this.flushAccess().catch(() => {})
+  }
+
+  // ---------------------------------------------------------------- access order
+
+  /** Record a use of `hash` (eviction order: least recently used first). */
+  touch (hash: string): void {
+    this.accessClock = Math.max(Date.now(), this.accessClock + 1)
+    this.access.set(hash, this.accessClock)
+    if (this.accessTimer === undefined && !this.closing.signal.aborted) {
+      this.accessTimer = setTimeout(() => {
+        this.accessTimer = undefined
+        this.flushAccess().catch(() => {})
+      }, ACCESS_FLUSH_MS)
+      this.accessTimer.unref()
+    }
+  }
+
+  /** Write pending last-access times (one non-synced batch; only for objects that still exist). */
+  async flushAccess (): Promise<void> {
+    if (this.access.size === 0) return
+    await this.lock.run(async () => {
+      const pending = [...this.access]
+      const present = await this.kv.getMany(pending.map(([h]) => K.object(h)))
+      const ops: KvOp[] = []
+      pending.forEach(([h, at], i) => { if (present[i] !== undefined) ops.push({ type: 'put', key: K.access(h), value: Buffer.from(String(at)) }) })
+      if (ops.length > 0) await this.kv.batch(ops)
+      for (const [h, at] of pending) if (this.access.get(h) === at) this.access.delete(h)
+    })
+  }
+
+  /** When `hash` was last used (ms): pending, else stored, else its creation; undefined if there is no such object. */
+  async lastAccess (hash: string): Promise<number | undefined> {
+    const rec = await this.getObject(hash)
+    if (rec === undefined) return undefined
+    const pending = this.access.get(hash)
+    if (pending !== undefined) return pending
+    const v = await this.kv.get(K.access(hash))
+    return v === undefined ? Date.parse(rec.created_at) : num(v)
+  }
 
   // ---------------------------------------------------------------- reading
 
@@ -244,12 +354,15 @@ export class Repo {
   }
 
   async info (hash: string): Promise<ContentInfo> {
-    return Repo.toInfo(await this.requireObject(hash))
+    const rec = await this.requireObject(hash)
+    this.touch(hash)
+    return Repo.toInfo(rec)
   }
 
   async entries (hash: string): Promise<DirEntry[]> {
     const rec = await this.requireObject(hash)
     if (!rec.is_directory) throw new NotADirectoryError(`not a directory: ${hash}`, { hash })
+    this.touch(hash)
     const v = await this.kv.get(K.dir(hash))
     if (v === undefined) throw new CorruptDataError(`directory ${hash} has no entries record`, { hash })
     return decodeDirectory(v)
@@ -279,6 +392,7 @@ export class Repo {
   async * read (hash: string, options: { offset?: number, length?: number, signal?: AbortSignal } = {}): AsyncGenerator<Uint8Array> {
     const rec = await this.requireObject(hash)
     if (rec.is_directory) throw new IsADirectoryError(`is a directory: ${hash}`, { hash })
+    this.touch(hash)
     const start = Math.max(0, options.offset ?? 0)
     const end = Math.min(rec.size, options.length === undefined ? rec.size : start + options.length)
     if (start >= end) return
@@ -338,12 +452,15 @@ export class Repo {
    * releases it (directory imports).
    */
   async importFile (source: AsyncIterable<Uint8Array>, meta: FileMeta, options: ImportOptions): Promise<ObjectRecord> {
+    if (this.used === undefined) await this.init()
     const guard = options.guard ?? this.guard()
+    const quota: AddQuota = { rescanned: false }
     const mid = randomBytes(16).toString('hex')
     this.activeManifests.add(mid)
     // chunk and whole-file SHA-256 on a worker thread, over pooled chunk buffers
-    const hasher = new FileHasher()
-    const pool = new ChunkPool(this.chunkSize, PUT_WINDOW + 2)
+    const chunkSize = options.prehashed?.chunkSize ?? this.chunkSize
+    const hasher = options.prehashed?.hasher ?? new FileHasher()
+    const pool = options.prehashed === undefined ? new ChunkPool(chunkSize, PUT_WINDOW + 2) : undefined
     let seg: string[] = []
     let seq = 0
     let size = 0
@@ -375,7 +492,7 @@ export class Repo {
       }
     }
     try {
-      for await (const chunk of chunker(source, this.chunkSize, pool)) {
+      for await (const chunk of chunker(source, chunkSize, pool)) {
         throwIfAborted(options.signal)
         if (head === undefined) head = Buffer.from(chunk.subarray(0, SNIFF_BYTES))
         if (window.length >= PUT_WINDOW) await collect()
@@ -386,10 +503,18 @@ export class Repo {
         const put = (async () => {
           const { hash: h, bytes } = await hashed
           guard.protectChunk(h) // before the put: gc must not sweep it until a segment counts it
-          // under the repo lock, so gc's check-then-delete of an orphan chunk never
-          // interleaves with this put (put skips chunks the store already has)
-          await this.lock.run(async () => { await this.chunks.put(h, bytes) })
-          pool.give(bytes) // written (or copied by the store): the buffer may be reused
+          // room under storage.max_bytes (evicting cached content if need be) before a new chunk is written
+          const reserved = this.quota.maxBytes > 0 ? await this.admit(h, bytes.byteLength, quota) : 0
+          try {
+            // under the repo lock, so gc's check-then-delete of an orphan chunk never
+            // interleaves with this put (put skips chunks the store already has)
+            await this.lock.run(async () => {
+              if (await this.chunks.put(h, bytes)) this.used! += bytes.byteLength
+            })
+          } finally {
+            this.reserved -= reserved
+          }
+          pool?.give(bytes) // written (or copied by the store): the buffer may be reused
           return h
         })()
         put.catch(() => {}) // observed when collected (or settled on failure); never an unhandled rejection
@@ -427,7 +552,7 @@ export class Repo {
           created_at: now,
           is_directory: false,
           chunk_count: count,
-          chunk_size: this.chunkSize,
+          chunk_size: chunkSize,
           manifest: mid,
           added: options.added,
           refs: 0
@@ -445,7 +570,9 @@ export class Repo {
         return { record, dedup: false }
       })
       committed = true
+      this.touch(hash)
       if (dedup) await this.releaseManifest(mid)
+      this.afterWrite(hash)
       return record
     } catch (err) {
       // no put or commit may race the cleanup: let every one settle first
@@ -486,6 +613,8 @@ export class Repo {
         }
       })
       guard.releaseChunks(uncounted)
+      // staged chunks are only deletable once indexed: flush first, so none is left to count against the quota
+      if (uncounted.length > 0) await this.chunks.flush()
       await this.sweepChunks(uncounted)
       await this.releaseManifest(mid, async (zeroed) => { await this.sweepChunks(zeroed) })
     } catch {
@@ -543,6 +672,7 @@ export class Repo {
           await this.kv.batch([{ type: 'put', key: K.object(hash), value: enc(existing) }], { sync: true })
         }
         options.guard.protectObject(hash)
+        this.touch(hash)
         return existing
       }
       const counts = new Map<string, number>()
@@ -579,6 +709,7 @@ export class Repo {
       ops.push({ type: 'put', key: K.counters, value: enc(counters) })
       await this.kv.batch(ops, { sync: true })
       options.guard.protectObject(hash)
+      this.touch(hash)
       return record
     })
   }
@@ -718,6 +849,144 @@ export class Repo {
     return v === undefined ? { objects: 0, files: 0, directories: 0, logical_bytes: 0 } : dec<Counters>(v)
   }
 
+  // ---------------------------------------------------------------- quota and eviction
+
+  /** What the quota counts, and what eviction has done since the store was opened. */
+  async quotaStatus (): Promise<QuotaStatus> {
+    if (this.used === undefined) await this.init()
+    return {
+      used_bytes: this.used!,
+      max_bytes: this.quota.maxBytes,
+      gc_high_water: this.quota.highWater,
+      gc_low_water: this.quota.lowWater,
+      evicted_objects: this.evicted.objects,
+      evicted_bytes: this.evicted.bytes
+    }
+  }
+
+  private fits (bytes: number): boolean {
+    return this.used! + this.reserved + bytes <= this.quota.maxBytes
+  }
+
+  /**
+   * Admit a chunk of `bytes` under the quota before it is put: reserve its
+   * bytes if they fit; else, if the store does not have the chunk already,
+   * evict cached content (least recently used first) until they fit, or fail
+   * with INSUFFICIENT_STORAGE. Returns the bytes reserved (released by the
+   * caller once the put is done). The chunk must already be guarded.
+   */
+  private async admit (hash: string, bytes: number, state: AddQuota): Promise<number> {
+    if (this.fits(bytes)) { this.reserved += bytes; return bytes }
+    if (await this.chunks.has(hash)) return 0 // stored already: the put writes nothing
+    return await this.gcMutex.run(async () => {
+      for (;;) {
+        if (this.fits(bytes)) { this.reserved += bytes; return bytes }
+        state.candidates ??= await this.evictionCandidates()
+        const next = state.candidates.shift()
+        if (next !== undefined) { await this.evictTree(next); continue }
+        // objects may have become evictable since the list was made: look once more
+        if (state.rescanned) break
+        state.rescanned = true
+        state.candidates = undefined
+      }
+      const max = this.quota.maxBytes
+      throw new InsufficientStorageError(
+        `not enough storage: storage.max_bytes is ${max} bytes, ${this.used! + this.reserved} are in use by pinned, added or in-progress content, and this write needs ${bytes} more; nothing else can be evicted`,
+        { max_bytes: max, used_bytes: this.used!, reserved_bytes: this.reserved, needed_bytes: bytes })
+    })
+  }
+
+  /**
+   * Objects eviction may remove, least recently used first: no directory
+   * names them (refs 0), not local adds, not pinned, not held, not
+   * protected by an add in progress (exactly what gc collects).
+   */
+  async evictionCandidates (exclude?: ReadonlySet<string>): Promise<string[]> {
+    const kept = new Set<string>()
+    for await (const [k] of this.kv.iterate({ prefix: 'p/' })) kept.add(k.slice(2))
+    for await (const [k] of this.kv.iterate({ prefix: 'h/' })) kept.add(k.slice(2, 66))
+    const found: Array<{ hash: string, at: number }> = []
+    for await (const [k, v] of this.kv.iterate({ prefix: 'o/' })) {
+      const hash = k.slice(2)
+      if (kept.has(hash) || this.pendingObjects.has(hash) || exclude?.has(hash) === true) continue
+      const rec = dec<ObjectRecord>(v)
+      if (rec.refs === 0 && !rec.added) found.push({ hash, at: Date.parse(rec.created_at) })
+    }
+    if (found.length === 0) return []
+    const stored = await this.kv.getMany(found.map(c => K.access(c.hash)))
+    found.forEach((c, i) => {
+      const at = this.access.get(c.hash) ?? (stored[i] === undefined ? undefined : num(stored[i]))
+      if (at !== undefined && Number.isFinite(at)) c.at = at
+    })
+    found.sort((a, b) => a.at - b.at || (a.hash < b.hash ? -1 : a.hash > b.hash ? 1 : 0))
+    return found.map(c => c.hash)
+  }
+
+  /** Collect `hash` if nothing keeps it, cascading into a directory's children, and sweep the chunks it alone held. */
+  private async evictTree (hash: string): Promise<EvictResult> {
+    const result: EvictResult = { objects_removed: 0, bytes_freed: 0 }
+    const sweep = async (zeroed: string[]): Promise<void> => { result.bytes_freed += (await this.sweepChunks(zeroed)).bytes }
+    let work = [hash]
+    while (work.length > 0) {
+      const next: string[] = []
+      for (const h of work) {
+        const removed = await this.collectObject(h)
+        if (removed === undefined) continue
+        result.objects_removed++
+        if (removed.manifest !== undefined) await this.releaseManifest(removed.manifest, sweep)
+        next.push(...removed.orphans)
+      }
+      work = next
+    }
+    this.evicted.objects += result.objects_removed
+    this.evicted.bytes += result.bytes_freed
+    return result
+  }
+
+  /**
+   * Evict cached content, least recently used first, until the stored bytes
+   * are at most `targetBytes` (or nothing evictable is left). One eviction
+   * or gc at a time. `exclude` names objects to leave alone.
+   */
+  async evict (targetBytes: number, options: OperationOptions & { exclude?: ReadonlySet<string> } = {}): Promise<EvictResult> {
+    if (this.used === undefined) await this.init()
+    return await this.gcMutex.run(async () => await this.evictDown(targetBytes, options))
+  }
+
+  private async evictDown (targetBytes: number, options: OperationOptions & { exclude?: ReadonlySet<string> }): Promise<EvictResult> {
+    const result: EvictResult = { objects_removed: 0, bytes_freed: 0 }
+    if (this.used! + this.reserved <= targetBytes) return result
+    for (const hash of await this.evictionCandidates(options.exclude)) {
+      if (this.used! + this.reserved <= targetBytes || options.signal?.aborted === true) break
+      const r = await this.evictTree(hash)
+      result.objects_removed += r.objects_removed
+      result.bytes_freed += r.bytes_freed
+      options.onProgress?.({ type: 'evict:objects', count: result.objects_removed, bytes: result.bytes_freed })
+    }
+    return result
+  }
+
+  /**
+   * After a write: past the high-water mark, evict in the background down to
+   * the low-water mark (never the object just written), then compact. At
+   * most one such run at a time.
+   */
+  private afterWrite (hash: string): void {
+    const { maxBytes, highWater, lowWater } = this.quota
+    if (maxBytes === 0 || this.background !== undefined || this.closing.signal.aborted) return
+    if (this.used! + this.reserved <= highWater * maxBytes) return
+    const signal = this.closing.signal
+    this.background = this.gcMutex.run(async () => {
+      const r = await this.evictDown(Math.floor(lowWater * maxBytes), { exclude: new Set([hash]), signal })
+      if (r.objects_removed > 0 && !signal.aborted) await this.chunks.compact()
+    }).catch(() => {}).finally(() => { this.background = undefined })
+  }
+
+  /** Resolves once no background eviction runs (tests, shutdown). */
+  async idle (): Promise<void> {
+    while (this.background !== undefined) await this.background
+  }
+
   // ---------------------------------------------------------------- gc
 
   /**
@@ -797,7 +1066,8 @@ export class Repo {
       const rec = await this.getObject(hash)
       if (rec === undefined || rec.refs > 0 || rec.added || this.pendingObjects.has(hash)) return undefined
       if (await this.isKept(hash)) return undefined
-      const ops: KvOp[] = [{ type: 'del', key: K.object(hash) }]
+      const ops: KvOp[] = [{ type: 'del', key: K.object(hash) }, { type: 'del', key: K.access(hash) }]
+      this.access.delete(hash)
       const orphans: string[] = []
       const counters = await this.counters()
       counters.objects--
@@ -842,6 +1112,7 @@ export class Repo {
       const present: string[] = []
       for (const h of dead) if (await this.chunks.has(h)) present.push(h)
       const bytes = await this.chunks.delete(present)
+      if (this.used !== undefined) this.used -= bytes
       return { count: present.length, bytes }
     })
   }

@@ -51,11 +51,16 @@ export function chunkStoreCompliance (name: string, factory: ChunkStoreFactory):
 
     it('put is idempotent and counts a chunk once', async () => {
       const a = chunk(500)
-      await store.put(a.hash, a.bytes)
+      expect(await store.put(a.hash, a.bytes), 'a new chunk').toBe(true)
+      expect(await store.put(a.hash, a.bytes), 'staged already').toBe(false)
       await store.flush()
-      await store.put(a.hash, a.bytes)
+      expect(await store.put(a.hash, a.bytes), 'stored already').toBe(false)
       await store.flush()
       expect(await store.stats()).toMatchObject({ count: 1, bytes: 500 })
+      await store.close()
+      store = await reopen()
+      await store.open()
+      expect(await store.put(a.hash, a.bytes), 'stored already, after a reopen').toBe(false)
     })
 
     it('keeps an empty chunk and a large one', async () => {
