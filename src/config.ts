@@ -16,8 +16,14 @@ const StorageSchema = z.strictObject({
   chunk_size: z.number().int().min(4096).max(4 * 1024 * 1024),
   pack_max_bytes: z.number().int().min(1024 * 1024).max(64 * 1024 * 1024 * 1024),
   compact_threshold: z.number().min(0).max(1),
-  verify_on_read: z.boolean()
-})
+  verify_on_read: z.boolean(),
+  /** Quota on stored unique chunk bytes; 0 = unlimited. Past it, unpinned cached content is evicted (LRU) or the write fails. */
+  max_bytes: z.number().int().min(0),
+  /** After a write, past this fraction of max_bytes, eviction runs in the background… */
+  gc_high_water: z.number().gt(0).max(1),
+  /** …down to this fraction of max_bytes. */
+  gc_low_water: z.number().min(0).max(1)
+}).refine(s => s.gc_low_water <= s.gc_high_water, { message: 'gc_low_water must not exceed gc_high_water', path: ['gc_low_water'] })
 
 const ApiSchema = z.strictObject({
   host: z.string().min(1),
