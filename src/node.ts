@@ -58,6 +58,16 @@ export interface NodeStats {
     disk_bytes?: number
     backend: string
     chunk_size: number
+    /** What the quota counts: unique chunk bytes stored (stored_bytes, plus chunks of adds still being written). */
+    used_bytes: number
+    /** storage.max_bytes; 0 = unlimited. */
+    max_bytes: number
+    /** Fractions of max_bytes: past gc_high_water after a write, cached content is evicted down to gc_low_water. */
+    gc_high_water: number
+    gc_low_water: number
+    /** Cached objects evicted to make room, and the chunk bytes that freed, since the node started. */
+    evicted_objects: number
+    evicted_bytes: number
   }
   replication: {
     /** Copies the node aims to keep of pinned content (only the local copy until replication lands). */
@@ -284,7 +294,8 @@ export class LocalNode implements OpenHashNode {
         dedup_ratio: chunks.bytes === 0 ? 1 : Math.round(counters.logical_bytes / chunks.bytes * 1000) / 1000,
         ...(chunks.disk_bytes !== undefined ? { disk_bytes: chunks.disk_bytes } : {}),
         backend: this.repo.chunks.backend,
-        chunk_size: this.config.storage.chunk_size
+        chunk_size: this.config.storage.chunk_size,
+        ...await this.repo.quotaStatus()
       },
       replication: { replication_factor: 1, pinned_content: pins.size, pending_requests: (this.pinQueue?.pending ?? 0) + (this.net?.fetcher.inProgress ?? 0) },
       network: this.net === undefined

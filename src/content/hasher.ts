@@ -21,19 +21,29 @@ import { Worker } from 'node:worker_threads'
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads')
 const { createHash } = require('node:crypto')
+// id -> { hash: the running whole-file hash, next: index of the next chunk it takes (check only) }
 const files = new Map()
 parentPort.on('message', (m) => {
   try {
     if (m.op === 'drop') { files.delete(m.id); return }
     let file = files.get(m.id)
-    if (file === undefined) files.set(m.id, file = createHash('sha256'))
+    if (file === undefined) files.set(m.id, file = { hash: createHash('sha256'), next: 0 })
     if (m.op === 'chunk') {
-      file.update(m.bytes)
+      file.hash.update(m.bytes)
       const hex = createHash('sha256').update(m.bytes).digest('hex')
       parentPort.postMessage({ hex, bytes: m.bytes }, [m.bytes.buffer])
+    } else if (m.op === 'check') {
+      // the whole-file hash takes a chunk only if it is the next one and intact
+      let hex = ''
+      let fed = false
+      if (m.index === file.next) {
+        hex = createHash('sha256').update(m.bytes).digest('hex')
+        if (hex === m.expect) { file.hash.update(m.bytes); file.next++; fed = true }
+      }
+      parentPort.postMessage({ hex, fed, bytes: m.bytes }, [m.bytes.buffer])
     } else {
       files.delete(m.id)
-      parentPort.postMessage({ hex: file.digest('hex') })
+      parentPort.postMessage({ hex: file.hash.digest('hex') })
     }
   } catch (err) {
     parentPort.postMessage({ error: String((err && err.message) || err) })
@@ -41,7 +51,7 @@ parentPort.on('message', (m) => {
 })
 `
 
-interface Reply { hex: string, bytes?: Uint8Array }
+interface Reply { hex: string, bytes?: Uint8Array, fed?: boolean }
 interface Pending { resolve: (reply: Reply) => void, reject: (err: unknown) => void }
 
 let worker: Worker | undefined
@@ -74,7 +84,7 @@ function getWorker (): Worker {
   return w
 }
 
-function request (message: { op: 'chunk' | 'digest', id: number, bytes?: Uint8Array }): Promise<Reply> {
+function request (message: { op: 'chunk' | 'check' | 'digest', id: number, bytes?: Uint8Array, index?: number, expect?: string }): Promise<Reply> {
   const w = getWorker()
   return new Promise<Reply>((resolve, reject) => {
     pending.push({ resolve, reject })
@@ -85,7 +95,17 @@ function request (message: { op: 'chunk' | 'digest', id: number, bytes?: Uint8Ar
 
 let nextId = 0
 
-export class FileHasher {
+/** What Repo.importFile asks of a file's hashing: each chunk's hash in stream order, then the whole file's. */
+export interface ChunkHasher {
+  /** The chunk's SHA-256 (lowercase hex) and its bytes (possibly a new view of the same memory); continue with those. */
+  chunk: (bytes: Buffer) => Promise<{ hash: string, bytes: Buffer }>
+  /** The whole file's SHA-256 over every chunk passed so far, in order. */
+  digest: () => Promise<string>
+  /** Forget an unfinished file (after a failure). */
+  dispose: () => void
+}
+
+export class FileHasher implements ChunkHasher {
   private readonly id = ++nextId
   private done = false
 
@@ -103,6 +123,56 @@ export class FileHasher {
   }
 
   /** The whole file's SHA-256 (lowercase hex) over every chunk passed so far, in order. */
+  async digest (): Promise<string> {
+    this.done = true
+    return (await request({ op: 'digest', id: this.id })).hex
+  }
+
+  /** Forget an unfinished file (after a failure); no-op once digested. */
+  dispose (): void {
+    if (this.done) return
+    this.done = true
+    worker?.postMessage({ op: 'drop', id: this.id })
+  }
+}
+
+/** The outcome of FileVerifier.check. */
+export interface CheckResult {
+  /** The chunk is intact and the next in order: it is now part of the whole-file hash. */
+  fed: boolean
+  /** The chunk was the next in order but does not hash to what was expected. */
+  corrupt: boolean
+  /** The chunk's memory, handed back (same bytes, same offset and length). */
+  bytes: Buffer
+}
+
+/**
+ * Checks chunks received from peers against their known SHA-256 and, in the
+ * same pass on the hash worker, feeds the whole-file hash: every byte is read
+ * once for its chunk hash and once for the file hash, never on the main
+ * thread. Chunks must be checked in index order; the whole-file hash takes a
+ * chunk only if it is the next one (index) and intact, so a corrupt chunk (or
+ * one sent after a corrupt one, which comes back neither fed nor corrupt) is
+ * simply checked again, once its replacement is fed.
+ */
+export class FileVerifier {
+  private readonly id = ++nextId
+  private done = false
+
+  /**
+   * Check chunk `index` against `expect` (lowercase hex). `bytes` must be the
+   * only user of its whole ArrayBuffer: the buffer is moved to the worker and
+   * comes back as the result's `bytes`.
+   */
+  async check (index: number, bytes: Uint8Array, expect: string): Promise<CheckResult> {
+    if (this.done) return { fed: false, corrupt: false, bytes: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) }
+    const reply = await request({ op: 'check', id: this.id, bytes, index, expect })
+    const back = reply.bytes!
+    const fed = reply.fed === true
+    return { fed, corrupt: !fed && reply.hex !== '', bytes: Buffer.from(back.buffer, back.byteOffset, back.byteLength) }
+  }
+
+  /** The SHA-256 (lowercase hex) of every chunk fed so far, in order. */
   async digest (): Promise<string> {
     this.done = true
     return (await request({ op: 'digest', id: this.id })).hex
