@@ -93,12 +93,11 @@ async function answer (repo: Repo, f: Frame): Promise<Answer> {
     case REQ_BLOCK: {
       if (f.payload.byteLength !== 32) throw new ProtocolError('BLOCK: bad hash')
       const h = f.payload.toString('hex')
-      if (!await repo.chunks.has(h)) return [RES_NOT_FOUND, [json({ hash: h })]]
       try {
         const bytes = await repo.readChunk(h) // verified: a damaged local copy is never served
         return [RES_BLOCK, [f.payload, bytes]]
       } catch {
-        return [RES_NOT_FOUND, [json({ hash: h })]]
+        return [RES_NOT_FOUND, [json({ hash: h })]] // missing, damaged or unreadable here
       }
     }
     default:
@@ -254,14 +253,23 @@ export class ExchangeSession {
     return out
   }
 
-  /** A chunk's bytes (unverified: the caller checks them), or undefined when the peer lacks it. */
-  async block (hash: string): Promise<Uint8Array | undefined> {
+  /**
+   * A chunk's bytes (unverified: the caller checks them), or undefined when
+   * the peer lacks it. The bytes are the only user of their ArrayBuffer, so
+   * they may be moved to a worker thread.
+   */
+  async block (hash: string): Promise<Buffer | undefined> {
     const f = await this.request(REQ_BLOCK, Buffer.from(hash, 'hex'))
     if (f.kind === RES_NOT_FOUND) return undefined
     if (f.kind !== RES_BLOCK || f.payload.byteLength < 32 || f.payload.toString('hex', 0, 32) !== hash) {
       throw new ProtocolError(`peer ${this.peer}: BLOCK answer for a chunk not asked for`)
     }
-    return f.payload.subarray(32)
+    const bytes = f.payload.subarray(32)
+    if (f.owned) return bytes
+    // a small frame that came in one piece: a view of memory shared with other frames
+    const own = Buffer.allocUnsafeSlow(bytes.byteLength)
+    own.set(bytes)
+    return own
   }
 
   async close (): Promise<void> {

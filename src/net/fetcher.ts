@@ -10,10 +10,18 @@
  */
 import { AbortedError, CorruptDataError, FetchFailedError, NotFoundError, ProtocolError } from '../errors.js'
 import { sha256hex } from '../content/hash.js'
+import { FileVerifier } from '../content/hasher.js'
+import type { ChunkHasher } from '../content/hasher.js'
 import { decodeDirectory } from '../content/directory.js'
 import type { Guard, ObjectRecord, Repo } from '../store/repo.js'
 import type { ExchangeSession, ObjectMessage } from './exchange.js'
 import { MAX_CHUNKS_PAGE } from './exchange.js'
+
+/** Chunks checked on the hash worker at a time (in index order), per fetch. */
+const CHECK_WINDOW = 4
+/** The chunk sizes a store may have (storage.chunk_size): a sender's within them is kept. */
+const MIN_CHUNK_SIZE = 4096
+const MAX_CHUNK_SIZE = 4 * 1024 * 1024
 
 export interface FetcherDeps {
   repo: Repo
@@ -303,14 +311,21 @@ export class Fetcher {
     const n = list.length
     const cs = meta.chunk_size!
     const expectedLength = (i: number): number => i < n - 1 ? cs : meta.size - (n - 1) * cs
-    const results = new Map<number, Uint8Array>()
+    /** Received, not yet checked (with who sent them). */
+    const arrived = new Map<number, { bytes: Buffer, from: Provider }>()
+    /** Checked, and part of the whole-file hash: waiting for the import. */
+    const verified = new Map<number, Buffer>()
     const retry: number[] = []
     const lacking = new Map<number, Set<Provider>>()
     const change = new Notifier()
+    const verifier = new FileVerifier()
     let nextIssue = 0
+    let nextCheck = 0
+    let checking = 0
     let nextYield = 0
     let finished = false
     let failure: Error | undefined
+    // chunks requested but not yet imported, whatever their state: bounds the memory a fetch holds
     const maxAhead = Math.max(this.options.window * 2, this.options.window * Math.min(providers.length, this.options.maxProviders))
 
     const fail = (err: Error): void => { failure ??= err; change.notify() }
@@ -324,6 +339,40 @@ export class Fetcher {
       if (nextIssue < n && nextIssue - nextYield < maxAhead) return nextIssue++
       return undefined
     }
+    const refetch = (i: number, p: Provider, why: string): void => {
+      retry.unshift(i)
+      this.drop(p, why)
+      checkProvidersLeft()
+      change.notify()
+    }
+    /**
+     * Check arrived chunks on the hash worker, in index order, a few at a
+     * time: a chunk joins the whole-file hash only if it is intact and the
+     * next one. A corrupt chunk is fetched again (its sender dropped); the
+     * chunks sent for checking after it come back unfed and are checked again
+     * after its replacement.
+     */
+    const pump = (): void => {
+      while (checking < CHECK_WINDOW && failure === undefined && !finished) {
+        const i = nextCheck
+        const got = arrived.get(i)
+        if (got === undefined) return
+        arrived.delete(i)
+        nextCheck++
+        checking++
+        verifier.check(i, got.bytes, list[i]).then((r) => {
+          checking--
+          if (r.fed) verified.set(i, r.bytes)
+          else {
+            if (r.corrupt) refetch(i, got.from, `sent a corrupt chunk ${list[i]}`)
+            else arrived.set(i, { bytes: r.bytes, from: got.from }) // after a corrupt one: check again in turn
+            nextCheck = Math.min(nextCheck, i)
+          }
+          change.notify()
+          pump()
+        }, (err) => { checking--; fail(err instanceof Error ? err : new Error(String(err))) })
+      }
+    }
     const worker = async (p: Provider): Promise<void> => {
       while (!finished && failure === undefined && p.alive) {
         const i = take(p)
@@ -332,14 +381,11 @@ export class Fetcher {
           await change.wait()
           continue
         }
-        let bytes: Uint8Array | undefined
+        let bytes: Buffer | undefined
         try {
           bytes = await p.session.block(list[i])
         } catch (err) {
-          retry.unshift(i)
-          this.drop(p, String((err as Error)?.message ?? err))
-          checkProvidersLeft()
-          change.notify()
+          refetch(i, p, String((err as Error)?.message ?? err))
           return
         }
         if (bytes === undefined) {
@@ -351,16 +397,12 @@ export class Fetcher {
           change.notify()
           continue
         }
-        // on the main thread: WebCrypto's digest would first copy the chunk here anyway
-        if (bytes.byteLength !== expectedLength(i) || sha256hex(bytes) !== list[i]) {
-          retry.unshift(i)
-          this.drop(p, `sent a corrupt chunk ${list[i]}`)
-          checkProvidersLeft()
-          change.notify()
+        if (bytes.byteLength !== expectedLength(i)) {
+          refetch(i, p, `sent chunk ${list[i]} with a wrong length`)
           return
         }
-        results.set(i, bytes)
-        change.notify()
+        arrived.set(i, { bytes, from: p })
+        pump()
       }
     }
 
@@ -378,9 +420,9 @@ export class Fetcher {
     const unfinish = search.onFinish(() => { checkProvidersLeft(); change.notify() })
     async function * source (): AsyncGenerator<Uint8Array> {
       while (nextYield < n) {
-        const bytes = results.get(nextYield)
+        const bytes = verified.get(nextYield)
         if (bytes !== undefined) {
-          results.delete(nextYield)
+          verified.delete(nextYield)
           nextYield++
           change.notify()
           yield bytes
@@ -390,13 +432,34 @@ export class Fetcher {
         await change.wait()
       }
     }
+    // every chunk the import sees was checked against `list` on its way in: it need not hash them
+    // again (one more pass over the data), only take their names and the whole-file hash
+    let named = 0
+    const prehashed: ChunkHasher = {
+      chunk: async (bytes) => {
+        const i = named++
+        if (i >= n || bytes.byteLength !== expectedLength(i)) throw new Error(`import saw chunk ${i} of ${hash} cut differently from the list`)
+        return { hash: list[i], bytes }
+      },
+      digest: async () => await verifier.digest(),
+      dispose: () => verifier.dispose()
+    }
+    // a sender's chunk size outside the range this store accepts: cut and hash the file our own way
+    const own = cs >= MIN_CHUNK_SIZE && cs <= MAX_CHUNK_SIZE
     try {
-      return await this.deps.repo.importFile(source(), { filename: meta.filename, mod_time: meta.mod_time, mime_type: meta.mime_type }, { added: false, guard, expectHash: hash, signal })
+      return await this.deps.repo.importFile(source(), { filename: meta.filename, mod_time: meta.mod_time, mime_type: meta.mime_type }, {
+        added: false,
+        guard,
+        expectHash: hash,
+        signal,
+        prehashed: own ? { hasher: prehashed, chunkSize: cs } : undefined
+      })
     } finally {
       finished = true
       unjoin()
       unfinish()
       change.notify()
+      verifier.dispose() // no-op once digested
       await Promise.allSettled(workers)
     }
   }

@@ -10,18 +10,36 @@
 import type { Stream } from '@libp2p/interface'
 import { ProtocolError } from '../errors.js'
 
-export interface Frame { kind: number, payload: Buffer }
+export interface Frame {
+  kind: number
+  payload: Buffer
+  /**
+   * The payload's ArrayBuffer holds this frame alone (it was gathered from
+   * several pieces into fresh memory), so it may be moved to a worker.
+   */
+  owned: boolean
+}
 
-type Piece = Uint8Array | { subarray: () => Uint8Array }
+/** A piece of a stream: bytes, or a list of byte arrays (iterated, never concatenated). */
+type Piece = Uint8Array | (Iterable<Uint8Array> & { subarray: () => Uint8Array })
 
 /** Reads frames off a stream (or any async iterable of bytes). */
 export class FrameReader {
   private readonly it: AsyncIterator<Piece>
-  private pieces: Buffer[] = []
+  /** Unread bytes: pieces[head..], the first of them starting at `offset`. */
+  private pieces: Uint8Array[] = []
+  private head = 0
+  private offset = 0
   private buffered = 0
 
   constructor (source: AsyncIterable<Piece>, private readonly maxFrame: number) {
     this.it = source[Symbol.asyncIterator]()
+  }
+
+  private push (bytes: Uint8Array): void {
+    if (bytes.byteLength === 0) return
+    this.pieces.push(bytes)
+    this.buffered += bytes.byteLength
   }
 
   private async fill (n: number): Promise<boolean> {
@@ -29,35 +47,49 @@ export class FrameReader {
       const r = await this.it.next()
       if (r.done === true) return false
       const v = r.value
-      const bytes = v instanceof Uint8Array ? v : v.subarray()
-      if (bytes.byteLength === 0) continue
-      this.pieces.push(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength))
-      this.buffered += bytes.byteLength
+      if (v instanceof Uint8Array) this.push(v)
+      else for (const part of v) this.push(part)
     }
     return true
   }
 
-  private take (n: number): Buffer {
-    const first = this.pieces[0]
-    let out: Buffer
-    if (first.byteLength >= n) {
-      out = first.subarray(0, n)
-      if (first.byteLength === n) this.pieces.shift()
-      else this.pieces[0] = first.subarray(n)
+  /** The next `n` buffered bytes: a view when they lie in one piece, else a copy into fresh memory. */
+  private take (n: number): { bytes: Buffer, owned: boolean } {
+    const first = this.pieces[this.head]
+    const avail = first.byteLength - this.offset
+    let bytes: Buffer
+    let owned = false
+    if (avail >= n) {
+      bytes = Buffer.from(first.buffer, first.byteOffset + this.offset, n)
+      this.offset += n
+      if (avail === n) this.advance()
     } else {
-      out = Buffer.allocUnsafe(n)
+      bytes = Buffer.allocUnsafeSlow(n) // never from the shared pool: this memory is the frame's alone
+      owned = true
       let off = 0
       while (off < n) {
-        const p = this.pieces[0]
-        const m = Math.min(p.byteLength, n - off)
-        p.copy(out, off, 0, m)
+        const p = this.pieces[this.head]
+        const m = Math.min(p.byteLength - this.offset, n - off)
+        bytes.set(p.subarray(this.offset, this.offset + m), off)
         off += m
-        if (m === p.byteLength) this.pieces.shift()
-        else this.pieces[0] = p.subarray(m)
+        this.offset += m
+        if (this.offset === p.byteLength) this.advance()
       }
     }
     this.buffered -= n
-    return out
+    return { bytes, owned }
+  }
+
+  private advance (): void {
+    this.head++
+    this.offset = 0
+    if (this.head === this.pieces.length) {
+      this.pieces = []
+      this.head = 0
+    } else if (this.head >= 64) {
+      this.pieces = this.pieces.slice(this.head)
+      this.head = 0
+    }
   }
 
   /** The next frame, or undefined when the stream ended cleanly between frames. */
@@ -66,21 +98,29 @@ export class FrameReader {
       if (this.buffered > 0) throw new ProtocolError('stream ended inside a frame header')
       return undefined
     }
-    const len = this.take(4).readUInt32BE(0)
+    const len = this.take(4).bytes.readUInt32BE(0)
     if (len < 1) throw new ProtocolError('empty frame')
     if (len > this.maxFrame) throw new ProtocolError(`frame of ${len} bytes exceeds the limit of ${this.maxFrame}`)
     if (!await this.fill(len)) throw new ProtocolError('stream ended inside a frame')
-    const body = this.take(len)
-    return { kind: body[0], payload: body.subarray(1) }
+    const { bytes, owned } = this.take(len)
+    return { kind: bytes[0], payload: bytes.subarray(1), owned }
   }
 }
 
+/** Payload pieces up to this size travel in the frame's header buffer (one send, one muxer frame, instead of several). */
+const INLINE_BYTES = 4096
+
 export function encodeFrame (kind: number, payload: Uint8Array | Uint8Array[]): Uint8Array[] {
   const pieces = Array.isArray(payload) ? payload : [payload]
-  const head = Buffer.allocUnsafe(5)
+  let inline = 0
+  let inlineBytes = 0
+  while (inline < pieces.length && inlineBytes + pieces[inline].byteLength <= INLINE_BYTES) inlineBytes += pieces[inline++].byteLength
+  const head = Buffer.allocUnsafe(5 + inlineBytes)
   head.writeUInt32BE(pieces.reduce((n, p) => n + p.byteLength, 0) + 1, 0)
   head[4] = kind
-  return [head, ...pieces.filter(p => p.byteLength > 0)]
+  let off = 5
+  for (let i = 0; i < inline; i++) { head.set(pieces[i], off); off += pieces[i].byteLength }
+  return [head, ...pieces.slice(inline).filter(p => p.byteLength > 0)]
 }
 
 /** Send one frame (its payload whole or in pieces), waiting for the stream to drain when its buffer is full. */
