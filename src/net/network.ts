@@ -92,6 +92,8 @@ export class Network {
           protocol: DHT_PROTOCOL,
           // a daemon answers DHT queries: a LAN or loopback network has no public servers to lean on
           clientMode: false,
+          // queries wait for the first self-lookup: run it as soon as there is a peer, not after 1 s
+          initialQuerySelfInterval: 0,
           // keep private and loopback addresses (the default mapper drops them)
           peerInfoMapper: passthroughMapper,
           // we reprovide ourselves (pins first); the DHT's own reprovider would re-announce everything at once
