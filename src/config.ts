@@ -66,10 +66,33 @@ const NetworkSchema = z.strictObject({
   pin_fetch_concurrency: z.number().int().min(1).max(16)
 })
 
+const ReplicationSchema = z.strictObject({
+  /** Copies of every pin to keep in the network, this node's included; 1 turns replication off. */
+  factor: z.number().int().min(1).max(20),
+  /** Whether this node holds replicas for peers that ask. */
+  accept: z.boolean(),
+  /** Bytes this node will hold for others in total (replicas); 0 holds none. */
+  max_bytes: z.number().int().min(0),
+  /** Pins whose replication runs at the same time. */
+  concurrency: z.number().int().min(1).max(16),
+  /** How often every pin's copies are counted again (copies that vanished are replaced). */
+  check_interval_s: z.number().int().min(1),
+  /** Retries of an under-replicated pin wait retry_base_ms, doubling up to retry_max_ms… */
+  retry_base_ms: z.number().int().min(10),
+  retry_max_ms: z.number().int().min(10),
+  /** …and after this many rounds without enough copies the pin's replication is `failed`. */
+  max_attempts: z.number().int().min(1).max(1000),
+  /** How long a peer may take to answer whether it holds a copy (unreachable peers count as gone). */
+  probe_timeout_ms: z.number().int().min(100).max(600_000),
+  /** How long a peer that accepted may take to fetch and store a replica. */
+  store_timeout_ms: z.number().int().min(1000)
+})
+
 const ConfigSchema = z.strictObject({
   storage: StorageSchema,
   api: ApiSchema,
-  network: NetworkSchema
+  network: NetworkSchema,
+  replication: ReplicationSchema
 })
 
 export type FileConfig = z.infer<typeof ConfigSchema>

@@ -18,6 +18,8 @@ import type { ContentInfo, GcResult, OperationOptions, PinRecord, VerifyResult }
 import { DEFAULT_PRIORITY, MAX_PRIORITY, MIN_PRIORITY, Repo } from './store/repo.js'
 import type { Network } from './net/network.js'
 import { PinQueue } from './net/pin-queue.js'
+import type { Replicator, ReplicaStatus } from './net/replicator.js'
+import type { ReplicaHolder } from './net/replica-holder.js'
 
 export type { ContentInfo, GcResult, VerifyResult, PinRecord, OperationOptions, DirEntry, TreePart, TreeMeta }
 
@@ -39,8 +41,17 @@ export interface PinResult {
   state?: 'pinned' | 'fetching'
 }
 
-/** A pin's progress: pinned, or waiting for content from peers (queued, fetching, failed with the last error). */
-export interface PinStatus { priority: number, state: 'pinned' | 'queued' | 'fetching' | 'failed', error?: string }
+/**
+ * A pin's progress: pinned, or waiting for content from peers (queued,
+ * fetching, failed with the last error); with the network, how far its
+ * replication got (copies known, this node's included).
+ */
+export interface PinStatus {
+  priority: number
+  state: 'pinned' | 'queued' | 'fetching' | 'failed'
+  error?: string
+  replication?: ReplicaStatus
+}
 export interface UnpinResult { hash: string, was_pinned: boolean }
 export interface RmResult { hash: string, ref_count: number, pinned: boolean }
 
@@ -70,10 +81,20 @@ export interface NodeStats {
     evicted_bytes: number
   }
   replication: {
-    /** Copies the node aims to keep of pinned content (only the local copy until replication lands). */
+    /** Copies of every pin the node keeps in the network, its own included (`replication.factor`). */
     replication_factor: number
     pinned_content: number
+    /** Work waiting: pins whose copies are to be (re)counted or completed, and pins waiting for their content. */
     pending_requests: number
+    /** Replication rounds and pin fetches running now. */
+    in_progress: number
+    /** Pins with enough copies. */
+    replicated: number
+    /** Pins whose replication or fetch failed (see GET /pins/status for why). */
+    failed: number
+    /** Content this node holds for peers, and its bytes (against `replication.max_bytes`). */
+    replicas_held: number
+    replica_bytes: number
   }
   network: { peer_id: string, connected_peers: number, addresses: string[] }
 }
@@ -126,6 +147,8 @@ export class LocalNode implements OpenHashNode {
   /** The peer network, when started (the daemon starts it; the in-process CLI does not). */
   net?: Network
   private pinQueue?: PinQueue
+  private replicator?: Replicator
+  private holder?: ReplicaHolder
 
   private constructor (private readonly store: OpenedStore, private readonly config: Config) {
     this.repo = store.repo
@@ -148,14 +171,27 @@ export class LocalNode implements OpenHashNode {
     const { Network } = await import('./net/network.js')
     const network = await Network.start({ repo: this.repo, dataDir: this.dataDir, config: this.config.network, log })
     this.net = network
+    const { ReplicaHolder } = await import('./net/replica-holder.js')
+    const { Replicator } = await import('./net/replicator.js')
+    this.holder = new ReplicaHolder({ repo: this.repo, config: this.config.replication, fetch: async (hash, o) => await network.fetch(hash, o), log })
+    await network.serveReplication(this.holder)
+    const replicator = this.replicator = new Replicator({
+      repo: this.repo,
+      net: network.replicationNet(),
+      config: this.config.replication,
+      searchTimeoutMs: Math.min(this.config.network.search_timeout_ms, 5000),
+      log
+    })
     this.pinQueue = new PinQueue({
       repo: this.repo,
       fetch: async (hash, signal) => await network.fetch(hash, { signal }),
-      onPinned: (hash) => network.provide(hash),
+      onPinned: (hash, priority) => { network.provide(hash); void replicator.add(hash, priority) },
       concurrency: this.config.network.pin_fetch_concurrency,
       retryMs: 60_000
     })
     await this.pinQueue.resume()
+    await this.replicator.start()
+    await this.holder.resume()
     return network
   }
 
@@ -240,6 +276,7 @@ export class LocalNode implements OpenHashNode {
     }
     const rec = await this.repo.pin(h, priority)
     this.announce(h)
+    await this.replicator?.add(h, rec.priority)
     return { hash: h, priority: rec.priority, state: 'pinned' }
   }
 
@@ -248,6 +285,8 @@ export class LocalNode implements OpenHashNode {
     this.pinQueue?.cancel(h)
     const wanted = await this.repo.unwantPin(h)
     const pinned = await this.repo.unpin(h)
+    // withdraw our replication requests in the background: their holders may be slow or gone
+    if (this.replicator !== undefined) void this.replicator.remove(h).catch(() => {})
     return { hash: h, was_pinned: pinned || wanted }
   }
 
@@ -260,7 +299,8 @@ export class LocalNode implements OpenHashNode {
 
   async pinStatus (): Promise<Record<string, PinStatus>> {
     const out: Record<string, PinStatus> = {}
-    for (const [h, rec] of await this.repo.pins()) out[h] = { priority: rec.priority, state: 'pinned' }
+    const replication = this.replicator?.status() ?? {}
+    for (const [h, rec] of await this.repo.pins()) out[h] = { priority: rec.priority, state: 'pinned', ...(replication[h] !== undefined ? { replication: replication[h] } : {}) }
     const jobs = this.pinQueue?.states() ?? {}
     for (const [h, rec] of await this.repo.wantedPins()) {
       const job = jobs[h]
@@ -297,10 +337,27 @@ export class LocalNode implements OpenHashNode {
         chunk_size: this.config.storage.chunk_size,
         ...await this.repo.quotaStatus()
       },
-      replication: { replication_factor: 1, pinned_content: pins.size, pending_requests: (this.pinQueue?.pending ?? 0) + (this.net?.fetcher.inProgress ?? 0) },
+      replication: await this.replicationStats(pins.size),
       network: this.net === undefined
         ? { peer_id: '', connected_peers: 0, addresses: [] }
         : (({ peer_id, connected_peers, addresses }) => ({ peer_id, connected_peers, addresses }))(this.net.state())
+    }
+  }
+
+  private async replicationStats (pinned: number): Promise<NodeStats['replication']> {
+    const r = this.replicator?.counts() ?? { pending: 0, in_progress: 0, replicated: 0, failed: 0 }
+    const q = Object.values(this.pinQueue?.states() ?? {})
+    const held = await this.holder?.stats()
+    return {
+      // without the network (the in-process CLI) nothing replicates: the local copy is the only one
+      replication_factor: this.replicator?.factor ?? this.config.replication.factor,
+      pinned_content: pinned,
+      pending_requests: r.pending + q.filter(j => j.state === 'queued').length,
+      in_progress: r.in_progress + q.filter(j => j.state === 'fetching').length,
+      replicated: r.replicated,
+      failed: r.failed + q.filter(j => j.state === 'failed').length,
+      replicas_held: held?.replicas_held ?? (await this.repo.holds()).size,
+      replica_bytes: held?.replica_bytes ?? 0
     }
   }
 
@@ -320,6 +377,7 @@ export class LocalNode implements OpenHashNode {
   async close (): Promise<void> {
     this.closed = true
     this.pinQueue?.stop()
+    this.replicator?.stop()
     await this.net?.stop().catch(() => {})
     await this.store.close()
   }

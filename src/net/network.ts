@@ -22,6 +22,9 @@ import type { ObjectRecord, Repo } from '../store/repo.js'
 import { hashToCid } from '../content/cid.js'
 import { EXCHANGE_PROTOCOL, ExchangeSession, serveExchange } from './exchange.js'
 import { Fetcher } from './fetcher.js'
+import type { ReplicaPolicy } from './replicate.js'
+import { REPLICATE_PROTOCOL, ReplicateCall, serveReplicate } from './replicate.js'
+import type { ReplicationNet } from './replicator.js'
 import { loadOrCreateIdentity } from './identity.js'
 
 export const DHT_PROTOCOL = '/openhash/kad/1.0.0'
@@ -56,6 +59,8 @@ export class Network {
   private refreshTimer: NodeJS.Timeout | undefined
   private lastRefresh = 0
   private announcedAtStart = false
+  /** Peers known to hold a hash being fetched (e.g. the peer asking us to replicate it): asked first. */
+  private readonly hints = new Map<string, string[]>()
 
   private constructor (readonly libp2p: Libp2p<{ dht: KadDHT }>, private readonly options: NetworkOptions) {
     const { config } = options
@@ -153,9 +158,11 @@ export class Network {
   }
 
   private async * findProviders (hash: string, signal: AbortSignal): AsyncGenerator<string> {
+    const hinted = this.hints.get(hash) ?? []
+    for (const p of hinted) yield p
     if (this.libp2p.getPeers().length === 0) return // nobody to ask: answer NOT_FOUND now, not after the search time
     for await (const p of this.libp2p.contentRouting.findProviders(hashToCid(hash), { signal })) {
-      if (p.id.equals(this.libp2p.peerId)) continue
+      if (p.id.equals(this.libp2p.peerId) || hinted.includes(p.id.toString())) continue
       if (p.multiaddrs.length > 0) await this.libp2p.peerStore.merge(p.id, { multiaddrs: p.multiaddrs }).catch(() => {})
       yield p.id.toString()
     }
@@ -166,6 +173,38 @@ export class Network {
     const id: PeerId = peerIdFromString(peer)
     const stream = await this.libp2p.dialProtocol(id, EXCHANGE_PROTOCOL, { signal })
     return new ExchangeSession(stream, peer, this.options.config.request_timeout_ms)
+  }
+
+  /** Serve /openhash/replicate/1.0.0 with this node's replica policy. */
+  async serveReplication (policy: ReplicaPolicy): Promise<void> {
+    await this.libp2p.handle(REPLICATE_PROTOCOL, (stream, connection) => {
+      void serveReplicate(stream, connection.remotePeer.toString(), policy).catch(() => {})
+    }, { maxInboundStreams: 32 })
+  }
+
+  /** The replicator's view of the network. */
+  replicationNet (): ReplicationNet {
+    const libp2p = this.libp2p
+    return {
+      selfId: this.peerId,
+      providers: (hash, signal) => this.findProviders(hash, signal),
+      candidates: async (hash, signal) => {
+        const out: string[] = []
+        try {
+          for await (const p of libp2p.peerRouting.getClosestPeers(hashToCid(hash).multihash.bytes, { signal })) {
+            if (p.id.equals(libp2p.peerId)) continue
+            if (p.multiaddrs.length > 0) await libp2p.peerStore.merge(p.id, { multiaddrs: p.multiaddrs }).catch(() => {})
+            if (!out.includes(p.id.toString())) out.push(p.id.toString())
+          }
+        } catch {}
+        for (const p of libp2p.getPeers()) if (!out.includes(p.toString())) out.push(p.toString())
+        return out
+      },
+      open: async (peer, signal) => new ReplicateCall(await libp2p.dialProtocol(peerIdFromString(peer), REPLICATE_PROTOCOL, { signal })),
+      onPeerGone: (cb) => {
+        libp2p.addEventListener('peer:disconnect', (evt) => { if (!this.stopped) cb(evt.detail.toString()) })
+      }
+    }
   }
 
   /** Whether some peer announces `hash`, searching at most the configured search time. */
@@ -213,13 +252,22 @@ export class Network {
     return n
   }
 
-  /** The object, local or fetched from peers (then cached and announced). */
-  async fetch (hash: string, options: { signal?: AbortSignal } = {}): Promise<ObjectRecord> {
+  /**
+   * The object, local or fetched from peers (then cached and announced).
+   * `providers` names peers to ask before (and besides) those the DHT finds.
+   */
+  async fetch (hash: string, options: { signal?: AbortSignal, providers?: string[] } = {}): Promise<ObjectRecord> {
     const local = await this.options.repo.getObject(hash)
     if (local !== undefined) return local
-    const rec = await this.fetcher.fetch(hash, options)
-    this.provide(hash)
-    return rec
+    const hinted = options.providers !== undefined && options.providers.length > 0 && !this.hints.has(hash)
+    if (hinted) this.hints.set(hash, options.providers!)
+    try {
+      const rec = await this.fetcher.fetch(hash, { signal: options.signal })
+      this.provide(hash)
+      return rec
+    } finally {
+      if (hinted) this.hints.delete(hash)
+    }
   }
 
   state (): NetworkState {

@@ -14,7 +14,7 @@ export interface PinJobState { priority: number, state: PinState, error?: string
 export interface PinQueueOptions {
   repo: Repo
   fetch: (hash: string, signal: AbortSignal) => Promise<unknown>
-  onPinned?: (hash: string) => void
+  onPinned?: (hash: string, priority: number) => void
   concurrency: number
   retryMs: number
 }
@@ -78,7 +78,7 @@ export class PinQueue {
       if (this.jobs.get(hash) !== job) return // cancelled meanwhile
       await this.options.repo.fulfilPin(hash)
       this.jobs.delete(hash)
-      this.options.onPinned?.(hash)
+      this.options.onPinned?.(hash, job.priority)
     } catch (err) {
       if (this.jobs.get(hash) !== job || this.stopped) return
       job.state = 'failed'

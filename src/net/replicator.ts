@@ -1,0 +1,353 @@
+/**
+ * The requester's side of replication: keep every pin on at least
+ * `replication.factor` nodes (this one included).
+ *
+ * For each pin, highest priority first and at most `concurrency` at a time,
+ * a round (1) probes the peers known to hold it (those that accepted our
+ * requests, plus the DHT's providers) over /openhash/replicate/1.0.0 PROBE —
+ * an unreachable peer or one that no longer has it does not count; (2) if
+ * the live copies are fewer than the factor, asks other peers (the DHT's
+ * closest to the content, then connected ones) to REPLICATE, skipping peers
+ * that refused it recently, until enough have STORED it. A round short of
+ * the factor is retried with exponential backoff; after `max_attempts`
+ * rounds the pin's replication is `failed` (terminal until the pin changes
+ * or the node restarts). Replicated pins are re-counted every
+ * `check_interval_s`, and at once when a holder disconnects, so a vanished
+ * holder is replaced. Unpinning withdraws the requests from their holders.
+ *
+ * The peers that accepted are kept at `rr/<hash>` in the repo's kv store, so
+ * they can be probed and withdrawn from after a restart.
+ */
+import { setMaxListeners } from 'node:events'
+import type { Repo } from '../store/repo.js'
+import type { Config } from '../config.js'
+import type { ReplicateCall } from './replicate.js'
+import { REQ_PROBE, REQ_REPLICATE, REQ_WITHDRAW, RES_ACCEPTED, RES_FAILED, RES_HAVE, RES_REFUSED, RES_STORED } from './replicate.js'
+
+export type ReplicationState = 'pending' | 'replicating' | 'replicated' | 'failed'
+
+/** What the replicator needs of the network (network.ts implements it over libp2p). */
+export interface ReplicationNet {
+  readonly selfId: string
+  /** Peers the DHT names as providers of `hash`. */
+  providers(hash: string, signal: AbortSignal): AsyncIterable<string>
+  /** Peers to ask for a replica, best first (closest to the content in the DHT, then connected peers). */
+  candidates(hash: string, signal: AbortSignal): Promise<string[]>
+  /** A fresh replication stream to `peer`. */
+  open(peer: string, signal: AbortSignal): Promise<ReplicateCall>
+  /** Calls `cb` when the connection to a peer is lost. */
+  onPeerGone(cb: (peer: string) => void): void
+}
+
+export interface ReplicaStatus {
+  state: ReplicationState
+  /** Copies known to exist, this node's included. */
+  copies: number
+  target: number
+  /** Peers holding it on our request. */
+  holders: string[]
+  attempts: number
+  error?: string
+}
+
+export interface ReplicatorOptions {
+  repo: Repo
+  net: ReplicationNet
+  config: Config['replication']
+  /** How long to collect the DHT's providers / candidates per round. */
+  searchTimeoutMs: number
+  log?: (line: string) => void
+  /** Observes each round as it starts (tests, diagnostics). */
+  onRound?: (hash: string, priority: number) => void
+}
+
+interface Job {
+  hash: string
+  priority: number
+  seq: number
+  state: ReplicationState
+  copies: number
+  holders: Set<string>
+  attempts: number
+  due: number
+  error?: string
+  ctrl?: AbortController
+  /** Set when something asks for a new round while one runs. */
+  again?: boolean
+}
+
+const REFUSAL_TTL_MS = 10 * 60_000
+const key = (hash: string): string => `rr/${hash}`
+
+export class Replicator {
+  private readonly jobs = new Map<string, Job>()
+  /** `<peer>/<hash>` → when to ask again, and why it refused. */
+  private readonly refusals = new Map<string, { until: number, reason: string }>()
+  private running = 0
+  private seq = 0
+  private stopped = false
+  private wake: NodeJS.Timeout | undefined
+  private checkTimer: NodeJS.Timeout | undefined
+
+  constructor (private readonly options: ReplicatorOptions) {}
+
+  get factor (): number { return this.options.config.factor }
+
+  /** Queue every pin (highest priority first), start periodic re-counts and watch holders. */
+  async start (): Promise<void> {
+    const pins = [...(await this.options.repo.pins()).entries()]
+    for (const [hash, rec] of pins) await this.add(hash, rec.priority, false)
+    this.pump()
+    this.checkTimer = setInterval(() => { this.recheck(() => true) }, this.options.config.check_interval_s * 1000)
+    this.checkTimer.unref()
+    this.options.net.onPeerGone((peer) => {
+      // a holder went away: count its copies again soon (it may only have reconnected)
+      setTimeout(() => { this.recheck(j => j.holders.has(peer)) }, 250).unref()
+    })
+  }
+
+  /**
+   * Replicate `hash` (pinned here) at `priority`. Pinning again updates the
+   * priority (queued work reorders) and restarts a failed replication.
+   */
+  async add (hash: string, priority: number, pump = true): Promise<void> {
+    if (this.stopped) return
+    let job = this.jobs.get(hash)
+    if (job === undefined) {
+      const stored = await this.options.repo.kv.get(key(hash))
+      const holders: string[] = stored === undefined ? [] : JSON.parse(Buffer.from(stored).toString('utf8')).holders ?? []
+      job = { hash, priority, seq: this.seq++, state: 'pending', copies: 1, holders: new Set(holders), attempts: 0, due: 0 }
+      this.jobs.set(hash, job)
+    } else {
+      job.priority = priority
+      if (job.state === 'failed') { job.state = 'pending'; job.attempts = 0; job.due = 0; delete job.error }
+    }
+    if (pump) this.pump()
+  }
+
+  /** The pin is gone: stop, and withdraw our requests from the peers that hold it for us. */
+  async remove (hash: string): Promise<void> {
+    const job = this.jobs.get(hash)
+    this.jobs.delete(hash)
+    job?.ctrl?.abort()
+    const stored = await this.options.repo.kv.get(key(hash))
+    const holders = new Set<string>(job?.holders ?? [])
+    if (stored !== undefined) for (const p of JSON.parse(Buffer.from(stored).toString('utf8')).holders ?? []) holders.add(p)
+    if (stored !== undefined) await this.options.repo.kv.batch([{ type: 'del', key: key(hash) }], { sync: true })
+    await Promise.all([...holders].map(async (peer) => {
+      try {
+        await this.call(peer, async (c) => {
+          await c.send(REQ_WITHDRAW, { hash })
+          await c.answer(this.options.config.probe_timeout_ms)
+        })
+      } catch (err) {
+        this.options.log?.(`withdraw ${hash} from ${peer}: ${String((err as Error)?.message ?? err)}`)
+      }
+    }))
+  }
+
+  status (): Record<string, ReplicaStatus> {
+    const out: Record<string, ReplicaStatus> = {}
+    for (const [h, j] of this.jobs) {
+      out[h] = { state: j.state, copies: j.copies, target: this.factor, holders: [...j.holders], attempts: j.attempts, ...(j.error !== undefined ? { error: j.error } : {}) }
+    }
+    return out
+  }
+
+  counts (): { pending: number, in_progress: number, replicated: number, failed: number } {
+    const c = { pending: 0, in_progress: 0, replicated: 0, failed: 0 }
+    for (const j of this.jobs.values()) {
+      if (j.state === 'pending') c.pending++
+      else if (j.state === 'replicating') c.in_progress++
+      else if (j.state === 'replicated') c.replicated++
+      else c.failed++
+    }
+    return c
+  }
+
+  /** Count the copies of matching replicated pins again now. */
+  recheck (match: (job: Job) => boolean): void {
+    for (const j of this.jobs.values()) {
+      if (!match(j)) continue
+      if (j.state === 'replicated') { j.state = 'pending'; j.due = 0 } else if (j.state === 'replicating') j.again = true
+    }
+    this.pump()
+  }
+
+  private pump (): void {
+    if (this.stopped) return
+    clearTimeout(this.wake)
+    this.wake = undefined
+    const now = Date.now()
+    while (this.running < this.options.config.concurrency) {
+      let best: Job | undefined
+      for (const j of this.jobs.values()) {
+        if (j.state !== 'pending' || j.due > now) continue
+        if (best === undefined || j.priority > best.priority || (j.priority === best.priority && j.seq < best.seq)) best = j
+      }
+      if (best === undefined) break
+      void this.run(best)
+    }
+    let next = Infinity
+    for (const j of this.jobs.values()) if (j.state === 'pending' && j.due > now) next = Math.min(next, j.due)
+    if (next !== Infinity) {
+      this.wake = setTimeout(() => { this.pump() }, next - now)
+      this.wake.unref()
+    }
+  }
+
+  private async run (job: Job): Promise<void> {
+    job.state = 'replicating'
+    job.again = false
+    job.ctrl = new AbortController()
+    setMaxListeners(Infinity, job.ctrl.signal) // one listener per peer probed or asked
+    this.running++
+    this.options.onRound?.(job.hash, job.priority)
+    try {
+      const outcome = await this.round(job, job.ctrl.signal)
+      if (this.jobs.get(job.hash) !== job) return // unpinned meanwhile
+      job.copies = outcome.copies
+      await this.saveHolders(job)
+      if (outcome.copies >= this.factor) {
+        job.state = (job.again as boolean | undefined) === true ? 'pending' : 'replicated'
+        job.attempts = 0
+        job.due = 0
+        delete job.error
+      } else {
+        job.attempts++
+        job.error = `${outcome.copies} of ${this.factor} copies${outcome.reasons.length > 0 ? `: ${outcome.reasons.join('; ')}` : ': no peer to ask'}`
+        if (job.attempts >= this.options.config.max_attempts) {
+          job.state = 'failed'
+          this.options.log?.(`replication of ${job.hash} failed: ${job.error}`)
+        } else {
+          job.state = 'pending'
+          const { retry_base_ms: base, retry_max_ms: max } = this.options.config
+          job.due = Date.now() + Math.min(max, base * 2 ** (job.attempts - 1))
+        }
+      }
+    } catch (err) {
+      if (this.jobs.get(job.hash) === job && !this.stopped) {
+        job.state = 'pending'
+        job.attempts++
+        job.error = String((err as Error)?.message ?? err)
+        job.due = Date.now() + this.options.config.retry_base_ms
+      }
+    } finally {
+      job.ctrl = undefined
+      this.running--
+      this.pump()
+    }
+  }
+
+  /** One round: count live copies, then ask for the missing ones. */
+  private async round (job: Job, signal: AbortSignal): Promise<{ copies: number, reasons: string[] }> {
+    const { net, config } = this.options
+    if (this.factor <= 1) return { copies: 1, reasons: [] }
+    if (await this.options.repo.getObject(job.hash) === undefined) throw new Error('content is not here yet')
+    const search = AbortSignal.any([signal, AbortSignal.timeout(this.options.searchTimeoutMs)])
+
+    // 1. who has it: our holders and the DHT's providers, each probed
+    const known = new Set(job.holders)
+    try {
+      for await (const p of net.providers(job.hash, search)) {
+        if (p !== net.selfId) known.add(p)
+        if (known.size >= this.factor * 4) break
+      }
+    } catch {}
+    const live = new Set<string>()
+    await Promise.all([...known].map(async (peer) => {
+      try {
+        const r = await this.call(peer, async (c) => {
+          await c.send(REQ_PROBE, { hash: job.hash })
+          return await c.answer(config.probe_timeout_ms)
+        }, signal)
+        if (r.kind === RES_HAVE && r.body.have === true) live.add(peer)
+      } catch {}
+    }))
+    for (const h of [...job.holders]) if (!live.has(h)) job.holders.delete(h)
+    if (1 + live.size >= this.factor) return { copies: 1 + live.size, reasons: [] }
+
+    // 2. ask others until enough have stored it
+    const rec = await this.options.repo.getObject(job.hash)
+    const size = rec?.size ?? 0
+    const now = Date.now()
+    for (const [k, r] of this.refusals) if (r.until <= now) this.refusals.delete(k)
+    let candidates: string[] = []
+    try { candidates = await net.candidates(job.hash, search) } catch {}
+    const reasons: string[] = []
+    const queue = candidates.filter((p) => {
+      if (p === net.selfId || live.has(p)) return false
+      const refused = this.refusals.get(`${p}/${job.hash}`)
+      if (refused !== undefined) reasons.push(`${p}: refused: ${refused.reason}`)
+      return refused === undefined
+    })
+    let copies = 1 + live.size
+    let asking = 0
+    const worker = async (): Promise<void> => {
+      // asks in flight count too: never more copies than the factor
+      while (copies + asking < this.factor && queue.length > 0 && !signal.aborted) {
+        const peer = queue.shift()!
+        asking++
+        const stored = await this.ask(job, peer, size, signal).catch((err) => {
+          reasons.push(`${peer}: ${String((err as Error)?.message ?? err)}`)
+          return false
+        }).finally(() => { asking-- })
+        if (stored) copies++
+      }
+    }
+    await Promise.all(Array.from({ length: this.factor - copies }, worker))
+    return { copies, reasons }
+  }
+
+  /** Ask `peer` to hold a replica; true once it reports it stored. */
+  private async ask (job: Job, peer: string, size: number, signal: AbortSignal): Promise<boolean> {
+    const { config } = this.options
+    return await this.call(peer, async (c) => {
+      await c.send(REQ_REPLICATE, { hash: job.hash, size, priority: job.priority })
+      const first = await c.answer(config.probe_timeout_ms)
+      if (first.kind === RES_REFUSED) {
+        this.refusals.set(`${peer}/${job.hash}`, { until: Date.now() + REFUSAL_TTL_MS, reason: String(first.body.reason) })
+        throw new Error(`refused: ${String(first.body.reason)}`)
+      }
+      if (first.kind !== RES_ACCEPTED) throw new Error(`unexpected answer ${first.kind}`)
+      // recorded before it is stored, so that an unpin meanwhile withdraws it too
+      job.holders.add(peer)
+      await this.saveHolders(job)
+      const done = await c.answer(config.store_timeout_ms)
+      if (done.kind === RES_STORED) return true
+      job.holders.delete(peer)
+      throw new Error(done.kind === RES_FAILED ? `failed: ${String(done.body.reason)}` : `unexpected answer ${done.kind}`)
+    }, signal)
+  }
+
+  private async call<T> (peer: string, fn: (c: ReplicateCall) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    const dial = AbortSignal.any([...(signal !== undefined ? [signal] : []), AbortSignal.timeout(this.options.config.probe_timeout_ms)])
+    const c = await this.options.net.open(peer, dial)
+    const onAbort = (): void => { c.abort() }
+    signal?.addEventListener('abort', onAbort, { once: true })
+    try {
+      const r = await fn(c)
+      await c.close()
+      return r
+    } catch (err) {
+      c.abort()
+      throw err
+    } finally {
+      signal?.removeEventListener('abort', onAbort)
+    }
+  }
+
+  private async saveHolders (job: Job): Promise<void> {
+    if (this.jobs.get(job.hash) !== job) return
+    const { kv } = this.options.repo
+    if (job.holders.size === 0) await kv.batch([{ type: 'del', key: key(job.hash) }], { sync: true })
+    else await kv.batch([{ type: 'put', key: key(job.hash), value: Buffer.from(JSON.stringify({ holders: [...job.holders] })) }], { sync: true })
+  }
+
+  stop (): void {
+    this.stopped = true
+    clearTimeout(this.wake)
+    clearInterval(this.checkTimer)
+    for (const j of this.jobs.values()) j.ctrl?.abort()
+  }
+}
