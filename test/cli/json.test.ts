@@ -110,7 +110,13 @@ describe('--json on every command', () => {
         dedup_ratio: 1,
         disk_bytes: expect.any(Number),
         backend: 'pack',
-        chunk_size: CHUNK
+        chunk_size: CHUNK,
+        used_bytes: 22,
+        max_bytes: 0,
+        gc_high_water: 0.9,
+        gc_low_water: 0.8,
+        evicted_objects: 0,
+        evicted_bytes: 0
       },
       replication: { replication_factor: 1, pinned_content: 0, pending_requests: 0 },
       network: { peer_id: '', connected_peers: 0, addresses: [] }

@@ -17,6 +17,13 @@ export function register (program: Command): void {
         print.line(`   Logical bytes: ${sizeLine(st.logical_bytes)}`)
         print.line(`   Dedup ratio: ${st.dedup_ratio}`)
         if (st.disk_bytes !== undefined) print.line(`   On disk: ${sizeLine(st.disk_bytes)}`)
+        // older daemons do not report the quota
+        if (st.used_bytes !== undefined) {
+          print.line(st.max_bytes > 0
+            ? `   Used: ${sizeLine(st.used_bytes)} of ${sizeLine(st.max_bytes)} (${(st.used_bytes / st.max_bytes * 100).toFixed(1)}%, storage.max_bytes)`
+            : `   Used: ${sizeLine(st.used_bytes)} (no quota: storage.max_bytes is 0)`)
+          if (st.max_bytes > 0) print.line(`   Eviction: past ${Math.round(st.gc_high_water * 100)}% down to ${Math.round(st.gc_low_water * 100)}%; evicted ${st.evicted_objects} objects (${sizeLine(st.evicted_bytes)}) since start`)
+        }
         print.line(`   Pinned items: ${s.replication.pinned_content}`)
       })
     })
