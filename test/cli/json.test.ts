@@ -118,7 +118,8 @@ describe('--json on every command', () => {
         evicted_objects: 0,
         evicted_bytes: 0
       },
-      replication: { replication_factor: 1, pinned_content: 0, pending_requests: 0 },
+      // the configured factor; nothing replicates without the daemon's network
+      replication: { replication_factor: 3, pinned_content: 0, pending_requests: 0, in_progress: 0, replicated: 0, failed: 0, replicas_held: 0, replica_bytes: 0 },
       network: { peer_id: '', connected_peers: 0, addresses: [] }
     })
   })

@@ -30,14 +30,22 @@ export function register (program: Command): void {
     })
 
   program.command('pins')
-    .description('list pins (hash -> priority)')
-    .action(async (_opts, cmd: Command) => {
+    .description('list pins: priority, state, and with a daemon (--api) replication state and known copies')
+    .option('--status', 'with --json: each pin\'s full state (as GET /pins/status) instead of hash -> priority')
+    .action(async (opts: { status?: boolean }, cmd: Command) => {
       await withNode(cmd, async ({ node, print }) => {
-        const pins = await node.pins()
-        print.result(pins)
-        const entries = Object.entries(pins).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+        const status = await node.pinStatus()
+        if (opts.status === true) print.result(status)
+        else print.result(Object.fromEntries(Object.entries(status).map(([h, s]) => [h, s.priority])))
+        const entries = Object.entries(status).sort((a, b) => b[1].priority - a[1].priority || (a[0] < b[0] ? -1 : 1))
         print.line(`📌 Pinned Content (${entries.length} item${entries.length === 1 ? '' : 's'}):`)
-        for (const [h, p] of entries) print.line(`   ${h}  priority ${p}`)
+        for (const [h, s] of entries) {
+          const r = s.replication
+          const repl = r === undefined
+            ? 'local copy only (replication runs in the daemon)'
+            : `${r.state}, ${r.copies}/${r.target} copies known${r.error !== undefined && r.state !== 'replicated' ? ` (${r.error})` : ''}`
+          print.line(`   ${h}  priority ${s.priority}  ${s.state}${s.error !== undefined ? ` (${s.error})` : ''}  ${repl}`)
+        }
       })
     })
 }

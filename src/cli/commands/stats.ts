@@ -24,7 +24,14 @@ export function register (program: Command): void {
             : `   Used: ${sizeLine(st.used_bytes)} (no quota: storage.max_bytes is 0)`)
           if (st.max_bytes > 0) print.line(`   Eviction: past ${Math.round(st.gc_high_water * 100)}% down to ${Math.round(st.gc_low_water * 100)}%; evicted ${st.evicted_objects} objects (${sizeLine(st.evicted_bytes)}) since start`)
         }
-        print.line(`   Pinned items: ${s.replication.pinned_content}`)
+        const r = s.replication
+        print.line(`   Pinned items: ${r.pinned_content}`)
+        print.line('🔁 Replication:')
+        print.line(`   Factor: ${r.replication_factor} (copies kept of each pin, this node's included)`)
+        if (r.replicated !== undefined) {
+          print.line(`   Pins replicated: ${r.replicated}, pending: ${r.pending_requests}, in progress: ${r.in_progress ?? 0}, failed: ${r.failed ?? 0}`)
+          print.line(`   Held for peers: ${r.replicas_held ?? 0} item(s), ${sizeLine(r.replica_bytes ?? 0)}`)
+        }
       })
     })
 }
