@@ -203,6 +203,9 @@ export class Network {
       open: async (peer, signal) => new ReplicateCall(await libp2p.dialProtocol(peerIdFromString(peer), REPLICATE_PROTOCOL, { signal })),
       onPeerGone: (cb) => {
         libp2p.addEventListener('peer:disconnect', (evt) => { if (!this.stopped) cb(evt.detail.toString()) })
+      },
+      onPeerJoined: (cb) => {
+        libp2p.addEventListener('peer:connect', (evt) => { if (!this.stopped) cb(evt.detail.toString()) })
       }
     }
   }

@@ -37,6 +37,8 @@ export interface ReplicationNet {
   open(peer: string, signal: AbortSignal): Promise<ReplicateCall>
   /** Calls `cb` when the connection to a peer is lost. */
   onPeerGone(cb: (peer: string) => void): void
+  /** Calls `cb` when a peer connects. */
+  onPeerJoined?(cb: (peer: string) => void): void
 }
 
 export interface ReplicaStatus {
@@ -74,6 +76,8 @@ interface Job {
   ctrl?: AbortController
   /** Set when something asks for a new round while one runs. */
   again?: boolean
+  /** The last round found no peer at all to ask: waiting for one (does not use up attempts). */
+  lonely?: boolean
 }
 
 const REFUSAL_TTL_MS = 10 * 60_000
@@ -103,6 +107,12 @@ export class Replicator {
     this.options.net.onPeerGone((peer) => {
       // a holder went away: count its copies again soon (it may only have reconnected)
       setTimeout(() => { this.recheck(j => j.holders.has(peer)) }, 250).unref()
+    })
+    this.options.net.onPeerJoined?.(() => {
+      // a pin that had nobody to ask gets its next round now
+      let woke = false
+      for (const j of this.jobs.values()) if (j.state === 'pending' && j.lonely === true) { j.due = 0; j.lonely = false; woke = true }
+      if (woke) this.pump()
     })
   }
 
@@ -208,7 +218,14 @@ export class Replicator {
       if (this.jobs.get(job.hash) !== job) return // unpinned meanwhile
       job.copies = outcome.copies
       await this.saveHolders(job)
-      if (outcome.copies >= this.factor) {
+      job.lonely = false
+      if (outcome.copies < this.factor && outcome.asked === 0 && outcome.reasons.length === 0) {
+        // nobody to ask (no peers yet): wait for one, without using up attempts
+        job.state = 'pending'
+        job.lonely = true
+        job.error = `${outcome.copies} of ${this.factor} copies: no peer to ask yet`
+        job.due = Date.now() + this.options.config.retry_max_ms
+      } else if (outcome.copies >= this.factor) {
         job.state = (job.again as boolean | undefined) === true ? 'pending' : 'replicated'
         job.attempts = 0
         job.due = 0
@@ -240,9 +257,9 @@ export class Replicator {
   }
 
   /** One round: count live copies, then ask for the missing ones. */
-  private async round (job: Job, signal: AbortSignal): Promise<{ copies: number, reasons: string[] }> {
+  private async round (job: Job, signal: AbortSignal): Promise<{ copies: number, reasons: string[], asked: number }> {
     const { net, config } = this.options
-    if (this.factor <= 1) return { copies: 1, reasons: [] }
+    if (this.factor <= 1) return { copies: 1, reasons: [], asked: 0 }
     if (await this.options.repo.getObject(job.hash) === undefined) throw new Error('content is not here yet')
     const search = AbortSignal.any([signal, AbortSignal.timeout(this.options.searchTimeoutMs)])
 
@@ -265,7 +282,7 @@ export class Replicator {
       } catch {}
     }))
     for (const h of [...job.holders]) if (!live.has(h)) job.holders.delete(h)
-    if (1 + live.size >= this.factor) return { copies: 1 + live.size, reasons: [] }
+    if (1 + live.size >= this.factor) return { copies: 1 + live.size, reasons: [], asked: 0 }
 
     // 2. ask others until enough have stored it
     const rec = await this.options.repo.getObject(job.hash)
@@ -283,11 +300,13 @@ export class Replicator {
     })
     let copies = 1 + live.size
     let asking = 0
+    let asked = 0
     const worker = async (): Promise<void> => {
       // asks in flight count too: never more copies than the factor
       while (copies + asking < this.factor && queue.length > 0 && !signal.aborted) {
         const peer = queue.shift()!
         asking++
+        asked++
         const stored = await this.ask(job, peer, size, signal).catch((err) => {
           reasons.push(`${peer}: ${String((err as Error)?.message ?? err)}`)
           return false
@@ -296,7 +315,7 @@ export class Replicator {
       }
     }
     await Promise.all(Array.from({ length: this.factor - copies }, worker))
-    return { copies, reasons }
+    return { copies, reasons, asked: asked + known.size }
   }
 
   /** Ask `peer` to hold a replica; true once it reports it stored. */

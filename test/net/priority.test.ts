@@ -60,7 +60,7 @@ describe('pin priorities order background work', () => {
       candidates: async () => {
         // the first round holds the only slot until the test opens the gate
         if (calls++ === 0) await first.wait()
-        return []
+        return ['12D3KooWpeer']
       },
       open: async () => { throw new Error('no peers') },
       onPeerGone: () => {}
@@ -83,14 +83,43 @@ describe('pin priorities order background work', () => {
     first.open()
     await until('every round to run', () => order.length === 5)
     expect(order).toEqual([1, 0, 3, 2, 4]) // 7, then 9 (re-prioritised), 5, 3, 2
-    // with no peer to ask, and one attempt allowed, each ends failed, visibly
+    // the one peer never answers, and one attempt is allowed: each ends failed, visibly
     await until('all failed', () => r.counts().failed === 5)
     expect(r.status()[hashes[0]]).toMatchObject({ state: 'failed', copies: 1, target: 2 })
-    expect(r.status()[hashes[0]].error).toMatch(/1 of 2 copies/)
+    expect(r.status()[hashes[0]].error).toMatch(/1 of 2 copies: 12D3KooWpeer: no peers/)
     // pinning a failed one again restarts it
     await r.add(hashes[2], 3)
     await until('the re-pinned round', () => order.length === 6)
     expect(order[5]).toBe(2)
+  })
+
+  it('with nobody to ask, replication waits for a peer without using up attempts', async () => {
+    const { hashes, store } = await repoWith(1)
+    await store.repo.pin(hashes[0], 4)
+    let peers: string[] = []
+    let joined: ((peer: string) => void) | undefined
+    const rounds: string[] = []
+    const net: ReplicationNet = {
+      selfId: 'self',
+      async * providers () {},
+      candidates: async () => peers,
+      open: async () => { throw new Error('unreachable') },
+      onPeerGone: () => {},
+      onPeerJoined: (cb) => { joined = cb }
+    }
+    const config = loadConfig({ dataDir: dir!.path, env: {}, overrides: { replication: { factor: 2, max_attempts: 1, retry_max_ms: 600_000 } } })
+    const r = new Replicator({ repo: store.repo, net, config: config.replication, searchTimeoutMs: 1000, onRound: (h) => { rounds.push(h) } })
+    stoppers.push(() => { r.stop() })
+    await r.start()
+    await until('the first round', () => rounds.length === 1 && r.status()[hashes[0]].state === 'pending' && r.status()[hashes[0]].error !== undefined)
+    expect(r.status()[hashes[0]]).toMatchObject({ state: 'pending', attempts: 0, copies: 1 })
+    expect(r.status()[hashes[0]].error).toMatch(/no peer to ask yet/)
+    // a peer arrives: the next round runs at once (not after retry_max_ms), and counts as an attempt
+    peers = ['12D3KooWnew']
+    joined!('12D3KooWnew')
+    await until('the round after the peer joined', () => r.status()[hashes[0]].state === 'failed', 5000)
+    expect(rounds).toHaveLength(2)
+    expect(r.status()[hashes[0]].error).toMatch(/12D3KooWnew: unreachable/)
   })
 
   it('pins waiting for content are fetched highest priority first; a new priority reorders the queue', async () => {
