@@ -129,6 +129,12 @@ export function createApp (node: OpenHashNode, options: ApiOptions): Hono<Env> {
     if (c.res !== RESPONSE_ALREADY_SENT) for (const [k, v] of Object.entries(CORS_HEADERS)) c.res.headers.set(k, v)
   })
 
+  // ---- request pipeline (order matters) ----
+  // 1. metrics (outermost: sees every request and its final status)       — api/metrics.ts
+  // 2. browser safety and authentication: sets c.var.principal            — api/auth.ts
+  // 3. rate limiting, keyed by the principal's token id or the client IP  — api/rate-limit.ts
+  // 4. audit of mutating requests                                          — api/audit.ts
+
   // CORS preflight for every route
   app.options('*', () => new Response(null, { status: 204, headers: { ...CORS_HEADERS, 'Access-Control-Max-Age': '86400' } }))
 
