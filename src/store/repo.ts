@@ -899,12 +899,15 @@ export class Repo {
   /**
    * Objects eviction may remove, least recently used first: no directory
    * names them (refs 0), not local adds, not pinned, not held, not
-   * protected by an add in progress (exactly what gc collects).
+   * protected by an add in progress (what gc collects), and not awaited by
+   * a wanted pin.
    */
   async evictionCandidates (exclude?: ReadonlySet<string>): Promise<string[]> {
     const kept = new Set<string>()
     for await (const [k] of this.kv.iterate({ prefix: 'p/' })) kept.add(k.slice(2))
     for await (const [k] of this.kv.iterate({ prefix: 'h/' })) kept.add(k.slice(2, 66))
+    // content fetched for a wanted pin is about to be pinned (Repo.fulfilPin): not evicted meanwhile
+    for await (const [k] of this.kv.iterate({ prefix: 'pw/' })) kept.add(k.slice(3))
     const found: Array<{ hash: string, at: number }> = []
     for await (const [k, v] of this.kv.iterate({ prefix: 'o/' })) {
       const hash = k.slice(2)

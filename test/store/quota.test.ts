@@ -158,17 +158,22 @@ describe.each(['pack', 'leveldb'] as const)('storage quota (%s backend)', (backe
     await expectIntact(repo)
   })
 
-  it('holds are never evicted', async () => {
-    const repo = await fresh({ max: 4 * KiB })
+  it('holds and wanted pins are never evicted', async () => {
+    const repo = await fresh({ max: 6 * KiB })
     const held = await add(repo, content(2 * KiB), 'held.bin', false)
+    const wanted = await add(repo, content(2 * KiB), 'wanted.bin', false)
     const cached = await add(repo, content(2 * KiB), 'cached.bin', false)
     await repo.hold(held, 'peerA', { size: 2 * KiB, priority: 1 })
-    // held is the least recently used: it would go first were it not held
+    await repo.wantPin(wanted, 3) // fetched for a pin, not yet turned into one
+    // held, then wanted, are the least recently used: they would go first were they not kept
     await repo.info(held)
+    await repo.info(wanted)
     await repo.info(cached)
+    expect(await repo.evictionCandidates()).toEqual([cached])
     await add(repo, content(2 * KiB), 'n.bin', true)
     expect(await has(repo, cached)).toBe(false)
     expect(await has(repo, held)).toBe(true)
+    expect(await has(repo, wanted)).toBe(true)
     await expectInsufficient(add(repo, content(KiB), 'm.bin', true))
     await expectIntact(repo)
   })
