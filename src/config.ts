@@ -33,7 +33,15 @@ const ApiSchema = z.strictObject({
   /** On SIGINT/SIGTERM, how long in-flight requests may run before they are aborted. */
   shutdown_grace_ms: z.number().int().min(0),
   /** One log line per request on stdout. */
-  request_log: z.boolean()
+  request_log: z.boolean(),
+  /** Require tokens: `auto` = only when the API listens beyond loopback. */
+  auth: z.enum(['auto', 'on', 'off']),
+  /** With auth: /view, /download and /info need no token (CDN-style serving); writes still do. */
+  public_reads: z.boolean(),
+  /** Let the API listen beyond loopback with auth off (refused otherwise). */
+  allow_insecure: z.boolean(),
+  /** Audit entries kept (the oldest are deleted past this). */
+  audit_max_entries: z.number().int().min(100)
 })
 
 const multiaddr = z.string().regex(/^\/(ip4|ip6|dns|dns4|dns6)\//, 'expected a multiaddr such as /ip4/127.0.0.1/tcp/4001')

@@ -29,6 +29,8 @@ export type ErrorCode =
   | 'PROTOCOL_ERROR'
   | 'API_UNREACHABLE'
   | 'BAD_RESPONSE'
+  | 'UNAUTHORIZED'
+  | 'FORBIDDEN'
   | 'INTERNAL'
 
 export class OpenHashError extends Error {
@@ -87,6 +89,10 @@ export const ProtocolError = define('PROTOCOL_ERROR', 'ProtocolError')
 export const ApiUnreachableError = define('API_UNREACHABLE', 'ApiUnreachableError')
 /** The daemon answered something that is not what the API promises. */
 export const BadResponseError = define('BAD_RESPONSE', 'BadResponseError')
+/** No valid token: missing, unknown, revoked or expired (HTTP 401). */
+export const UnauthorizedError = define('UNAUTHORIZED', 'UnauthorizedError')
+/** A valid token without the scope the operation needs, or a refused cross-origin request (HTTP 403). */
+export const ForbiddenError = define('FORBIDDEN', 'ForbiddenError')
 export const InternalError = define('INTERNAL', 'InternalError')
 
 const CLASSES = [
@@ -95,7 +101,7 @@ const CLASSES = [
   UnsupportedFileTypeError, StoreLockedError, StoreIncompatibleError, CorruptDataError,
   ConfigInvalidError, AbortedError, PayloadTooLargeError, InsufficientStorageError, RangeNotSatisfiableError,
   MethodNotAllowedError, RouteNotFoundError, UnavailableError, FetchFailedError, ProtocolError, ApiUnreachableError,
-  BadResponseError, InternalError
+  BadResponseError, UnauthorizedError, ForbiddenError, InternalError
 ]
 
 /** Rebuild the typed error for a stable code (e.g. from an HTTP error body). */

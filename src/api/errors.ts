@@ -33,12 +33,16 @@ export const STATUS_BY_CODE: Record<ErrorCode, number> = {
   PROTOCOL_ERROR: 502,
   API_UNREACHABLE: 502,
   BAD_RESPONSE: 502,
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
   INTERNAL: 500
 }
 
 /** Reason phrases for the `error` field. */
 export const REASON: Record<number, string> = {
   400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
   404: 'Not Found',
   405: 'Method Not Allowed',
   409: 'Conflict',
