@@ -41,7 +41,21 @@ const ApiSchema = z.strictObject({
   /** Let the API listen beyond loopback with auth off (refused otherwise). */
   allow_insecure: z.boolean(),
   /** Audit entries kept (the oldest are deleted past this). */
-  audit_max_entries: z.number().int().min(100)
+  audit_max_entries: z.number().int().min(100),
+  /** Request lines as text (one line, human) or json (JSON lines). */
+  log_format: z.enum(['text', 'json']),
+  /** Least severe request line written: 5xx are error, 4xx warn, the rest info. */
+  log_level: z.enum(['debug', 'info', 'warn', 'error', 'silent']),
+  /** GET /metrics in the Prometheus text format. */
+  metrics: z.boolean(),
+  /** Rate limiting per token or client address (see docs/api.md#rate-limiting). */
+  rate_limit_enabled: z.boolean(),
+  /** Limit loopback clients (127.0.0.0/8, ::1) too; off: local tools are never limited. */
+  rate_limit_loopback: z.boolean(),
+  /** Requests per minute per key for each class; 0 = the class is not limited. */
+  rate_limit_upload_per_min: z.number().int().min(0),
+  rate_limit_download_per_min: z.number().int().min(0),
+  rate_limit_metadata_per_min: z.number().int().min(0)
 })
 
 const multiaddr = z.string().regex(/^\/(ip4|ip6|dns|dns4|dns6)\//, 'expected a multiaddr such as /ip4/127.0.0.1/tcp/4001')

@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'ABORTED'
   | 'PAYLOAD_TOO_LARGE'
   | 'INSUFFICIENT_STORAGE'
+  | 'RATE_LIMITED'
   | 'RANGE_NOT_SATISFIABLE'
   | 'METHOD_NOT_ALLOWED'
   | 'ROUTE_NOT_FOUND'
@@ -76,6 +77,8 @@ export const AbortedError = define('ABORTED', 'AbortedError')
 export const PayloadTooLargeError = define('PAYLOAD_TOO_LARGE', 'PayloadTooLargeError')
 /** A write does not fit in `storage.max_bytes`, even after evicting every unpinned cached object. */
 export const InsufficientStorageError = define('INSUFFICIENT_STORAGE', 'InsufficientStorageError')
+/** Too many requests from one token or client address in one class (HTTP 429 with Retry-After). */
+export const RateLimitedError = define('RATE_LIMITED', 'RateLimitedError')
 export const RangeNotSatisfiableError = define('RANGE_NOT_SATISFIABLE', 'RangeNotSatisfiableError')
 export const MethodNotAllowedError = define('METHOD_NOT_ALLOWED', 'MethodNotAllowedError')
 export const RouteNotFoundError = define('ROUTE_NOT_FOUND', 'RouteNotFoundError')
@@ -99,7 +102,7 @@ const CLASSES = [
   InvalidHashError, InvalidArgumentError, InvalidPriorityError, NotFoundError, NotADirectoryError,
   IsADirectoryError, NotAddedError, SourceNotFoundError, SourceUnreadableError, SymlinkLoopError,
   UnsupportedFileTypeError, StoreLockedError, StoreIncompatibleError, CorruptDataError,
-  ConfigInvalidError, AbortedError, PayloadTooLargeError, InsufficientStorageError, RangeNotSatisfiableError,
+  ConfigInvalidError, AbortedError, PayloadTooLargeError, InsufficientStorageError, RateLimitedError, RangeNotSatisfiableError,
   MethodNotAllowedError, RouteNotFoundError, UnavailableError, FetchFailedError, ProtocolError, ApiUnreachableError,
   BadResponseError, UnauthorizedError, ForbiddenError, InternalError
 ]

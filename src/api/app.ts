@@ -29,6 +29,10 @@ import { parseMultipart } from './multipart.js'
 import { mountDocs } from './docs.js'
 import { prefetch } from '../content/prefetch.js'
 import { cidString } from '../content/cid.js'
+import { createMetrics } from './metrics.js'
+import { trackRequests } from './request-info.js'
+import type { RateLimitConfig } from './rate-limit.js'
+import { rateLimitMiddleware } from './rate-limit.js'
 
 export interface ApiOptions {
   /** Largest accepted upload in bytes (413 past it). */
@@ -37,6 +41,10 @@ export interface ApiOptions {
   signal?: AbortSignal
   /** True once shutdown starts: /health answers 503. */
   isShuttingDown?: () => boolean
+  /** GET /metrics and the request metrics behind it (api.metrics); on unless false. */
+  metrics?: boolean
+  /** Per-token / per-IP request limits (api.rate_limit_*); none when undefined. */
+  rateLimit?: RateLimitConfig
 }
 
 type Env = { Bindings: HttpBindings }
@@ -56,7 +64,7 @@ export const CORS_HEADERS: Record<string, string> = {
   'Access-Control-Allow-Origin': '*',
   'Access-Control-Allow-Methods': 'GET, POST, PUT, DELETE, OPTIONS',
   'Access-Control-Allow-Headers': 'Content-Type, Authorization',
-  'Access-Control-Expose-Headers': 'Content-Length, Content-Range, Content-Disposition, ETag, Accept-Ranges, Link'
+  'Access-Control-Expose-Headers': 'Content-Length, Content-Range, Content-Disposition, ETag, Accept-Ranges, Link, Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, RateLimit-Policy, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset'
 }
 
 /** Routes and their methods, for 405 answers with an Allow header. */
@@ -80,7 +88,8 @@ const ROUTES: Array<{ pattern: string, methods: string[] }> = [
   { pattern: '/stats', methods: ['GET'] },
   { pattern: '/network', methods: ['GET'] },
   { pattern: '/openapi.json', methods: ['GET'] },
-  { pattern: '/docs', methods: ['GET'] }
+  { pattern: '/docs', methods: ['GET'] },
+  { pattern: '/metrics', methods: ['GET'] }
 ]
 
 function infoBody (i: ContentInfo): Record<string, unknown> {
@@ -131,8 +140,13 @@ export function createApp (node: OpenHashNode, options: ApiOptions): Hono<Env> {
 
   // ---- request pipeline (order matters) ----
   // 1. metrics (outermost: sees every request and its final status)       — api/metrics.ts
+  const patterns = [...ROUTES.map(r => r.pattern), '/docs/init.js', '/docs/:asset'] // the route label's values
+  app.use('*', trackRequests(patterns)) // route and principal for the request log and the metrics
+  const metrics = options.metrics === false ? undefined : createMetrics(node, patterns)
+  if (metrics !== undefined) app.use('*', metrics.middleware)
   // 2. browser safety and authentication: sets c.var.principal            — api/auth.ts
   // 3. rate limiting, keyed by the principal's token id or the client IP  — api/rate-limit.ts
+  if (options.rateLimit !== undefined) app.use('*', rateLimitMiddleware(options.rateLimit, errorResponse, (cls) => metrics?.rateLimited.inc({ class: cls })))
   // 4. audit of mutating requests                                          — api/audit.ts
 
   // CORS preflight for every route
@@ -379,6 +393,11 @@ export function createApp (node: OpenHashNode, options: ApiOptions): Hono<Env> {
   app.get('/stats', async (c) => c.json({ ...(await node.stats()), timestamp: new Date().toISOString() }))
 
   app.get('/network', async (c) => c.json(await node.network()))
+
+  app.get('/metrics', async (c) => {
+    if (metrics === undefined) throw new RouteNotFoundError('metrics are turned off (api.metrics is false)', { path: c.req.path })
+    return c.body(await metrics.scrape(), 200, { 'Content-Type': metrics.registry.contentType, 'Cache-Control': 'no-store' })
+  })
 
   mountDocs(app)
 

@@ -8,6 +8,10 @@ import type { AddressInfo } from 'node:net'
 import { createAdaptorServer } from '@hono/node-server'
 import type { OpenHashNode } from '../node.js'
 import { createApp } from './app.js'
+import type { RateLimitConfig } from './rate-limit.js'
+import { bytesIn, clientIp, requestInfo } from './request-info.js'
+import type { LogFormat, LogLevel } from './request-log.js'
+import { formatRequest } from './request-log.js'
 
 export interface ServerOptions {
   host: string
@@ -15,6 +19,14 @@ export interface ServerOptions {
   maxUploadBytes: number
   /** Called with one line per finished request. */
   log?: (line: string) => void
+  /** Request lines as text (default) or JSON lines (api.log_format). */
+  logFormat?: LogFormat
+  /** Least severe request line passed to `log` (api.log_level); default info. */
+  logLevel?: LogLevel
+  /** GET /metrics (api.metrics); on unless false. */
+  metrics?: boolean
+  /** Request limits (api.rate_limit_*); none when undefined. */
+  rateLimit?: RateLimitConfig
 }
 
 export interface RunningServer {
@@ -30,14 +42,16 @@ export interface RunningServer {
 export async function startServer (node: OpenHashNode, options: ServerOptions): Promise<RunningServer> {
   const shutdown = new AbortController()
   let shuttingDown = false
-  const app = createApp(node, { maxUploadBytes: options.maxUploadBytes, signal: shutdown.signal, isShuttingDown: () => shuttingDown })
+  const app = createApp(node, { maxUploadBytes: options.maxUploadBytes, signal: shutdown.signal, isShuttingDown: () => shuttingDown, metrics: options.metrics, rateLimit: options.rateLimit })
+  const logFormat = options.logFormat ?? 'text'
+  const logLevel = options.logLevel ?? 'info'
   let active = 0
   let idle: (() => void) | undefined
 
   const server = createAdaptorServer({
     fetch: (req, env) => {
       const { incoming, outgoing } = env as { incoming: import('node:http').IncomingMessage, outgoing: import('node:http').ServerResponse }
-      const started = process.hrtime.bigint()
+      const info = requestInfo(incoming, outgoing) // before any body byte arrives: counts bytes in and out
       active++
       let done = false
       const finish = (): void => {
@@ -46,10 +60,20 @@ export async function startServer (node: OpenHashNode, options: ServerOptions): 
         active--
         if (active === 0) idle?.()
         if (options.log !== undefined) {
-          const ms = Number(process.hrtime.bigint() - started) / 1e6
-          const bytes = Number(outgoing.getHeader('content-length') ?? 0)
-          const status = outgoing.writableFinished ? String(outgoing.statusCode) : `${outgoing.statusCode}!` // ! = cut short
-          options.log(`${new Date().toISOString()} ${incoming.socket?.remoteAddress ?? '-'} ${req.method} ${incoming.url ?? ''} ${status} ${bytes} ${ms.toFixed(1)}ms`)
+          const line = formatRequest({
+            time: new Date(),
+            method: req.method,
+            url: incoming.url ?? '',
+            route: info.route,
+            status: outgoing.statusCode,
+            finished: outgoing.writableFinished,
+            bytesIn: bytesIn(incoming, info),
+            bytesOut: info.bytesOut,
+            durationMs: Number(process.hrtime.bigint() - info.started) / 1e6,
+            ip: clientIp(incoming),
+            principal: info.principal()
+          }, logFormat, logLevel)
+          if (line !== undefined) options.log(line)
         }
       }
       outgoing.once('close', finish)

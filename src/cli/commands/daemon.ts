@@ -43,7 +43,13 @@ export function register (program: Command): void {
           host,
           port: listenPort,
           maxUploadBytes: config.api.max_upload_bytes,
-          log: config.api.request_log && !print.json ? (line) => process.stdout.write(line + '\n') : undefined
+          log: config.api.request_log && !print.json ? (line) => process.stdout.write(line + '\n') : undefined,
+          logFormat: config.api.log_format,
+          logLevel: config.api.log_level,
+          metrics: config.api.metrics,
+          rateLimit: config.api.rate_limit_enabled
+            ? { loopback: config.api.rate_limit_loopback, perMinute: { upload: config.api.rate_limit_upload_per_min, download: config.api.rate_limit_download_per_min, metadata: config.api.rate_limit_metadata_per_min } }
+            : undefined
         }).catch((err: any) => {
           throw new Error(err?.code === 'EADDRINUSE'
             ? `cannot listen on ${host}:${listenPort}: address already in use (choose another with --api-port, or 0 for any free port)`
