@@ -6,6 +6,7 @@
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createAdaptorServer } from '@hono/node-server'
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
 import type { OpenHashNode } from '../node.js'
 import { createApp } from './app.js'
 import type { RateLimitConfig } from './rate-limit.js'
@@ -77,7 +78,10 @@ export async function startServer (node: OpenHashNode, options: ServerOptions): 
         }
       }
       outgoing.once('close', finish)
-      return app.fetch(req, env)
+      // Hono answers HEAD by running GET and wrapping its Response in a new one, which
+      // loses the already-sent marker of content written straight to `outgoing`: the
+      // adapter would then write headers a second time (error, connection destroyed)
+      return Promise.resolve(app.fetch(req, env)).then(res => outgoing.headersSent ? RESPONSE_ALREADY_SENT : res)
     },
     hostname: options.host
   }) as Server
