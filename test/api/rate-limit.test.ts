@@ -8,14 +8,18 @@
  * /metrics are never limited; with the defaults a loopback client is not
  * limited at all.
  */
+import { readFile } from 'node:fs/promises'
 import { request } from 'node:http'
+import { join } from 'node:path'
 import { Hono } from 'hono'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { errorResponse } from '../../src/api/app.js'
+import { REASON, STATUS_BY_CODE } from '../../src/api/errors.js'
 import { classify, ipKey, RateLimiter, rateLimitKey, rateLimitMiddleware } from '../../src/api/rate-limit.js'
 import { errorFromCode, RateLimitedError } from '../../src/errors.js'
 import type { DaemonProcess } from '../helpers/daemon.js'
 import { startDaemon } from '../helpers/daemon.js'
+import { ROOT } from '../helpers/cli.js'
 import { tempDir } from '../helpers/tmp.js'
 
 describe('RateLimiter', () => {
@@ -79,8 +83,28 @@ describe('RateLimiter', () => {
     expect(classify('OPTIONS', '/upload/file')).toBeUndefined()
   })
 
-  it('RATE_LIMITED is a typed error the client can rebuild', () => {
+  it('RATE_LIMITED is a typed error the client can rebuild, mapped to 429', () => {
     expect(errorFromCode('RATE_LIMITED', 'slow down')).toBeInstanceOf(RateLimitedError)
+    expect(STATUS_BY_CODE.RATE_LIMITED).toBe(429)
+    expect(REASON[429]).toBe('Too Many Requests')
+  })
+
+  it('the OpenAPI document gives every limited operation its 429 and documents /metrics', async () => {
+    const doc = JSON.parse(await readFile(join(ROOT, 'docs', 'openapi.json'), 'utf8'))
+    let limited = 0
+    for (const [path, item] of Object.entries<any>(doc.paths)) {
+      for (const [method, op] of Object.entries<any>(item)) {
+        if (!['get', 'head', 'post', 'put', 'delete'].includes(method)) continue
+        const cls = classify(method.toUpperCase(), path.replace(/\{[^}]+\}/g, 'x'))
+        expect(op.responses['429'] !== undefined, `${method} ${path}`).toBe(cls !== undefined)
+        if (cls !== undefined) limited++
+      }
+    }
+    expect(limited).toBeGreaterThanOrEqual(20)
+    const r = doc.components.responses.RateLimited
+    expect(Object.keys(r.headers)).toEqual(expect.arrayContaining(['Retry-After', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset']))
+    expect(doc.components.schemas.ErrorCode.enum).toContain('RATE_LIMITED')
+    expect(doc.paths['/metrics'].get.responses['200'].content).toHaveProperty(['text/plain; version=0.0.4; charset=utf-8'])
   })
 })
 
