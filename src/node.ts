@@ -18,10 +18,15 @@ import type { ContentInfo, GcResult, OperationOptions, PinRecord, VerifyResult }
 import { DEFAULT_PRIORITY, MAX_PRIORITY, MIN_PRIORITY, Repo } from './store/repo.js'
 import type { Network } from './net/network.js'
 import { PinQueue } from './net/pin-queue.js'
+import type { CreateTokenInput, IssuedToken, TokenInfo } from './auth/tokens.js'
+import { TokenStore } from './auth/tokens.js'
+import type { AuditEntry, AuditQuery } from './auth/audit.js'
+import { AuditLog } from './auth/audit.js'
 import type { Replicator, ReplicaStatus } from './net/replicator.js'
 import type { ReplicaHolder } from './net/replica-holder.js'
 
 export type { ContentInfo, GcResult, VerifyResult, PinRecord, OperationOptions, DirEntry, TreePart, TreeMeta }
+export type { CreateTokenInput, IssuedToken, TokenInfo, AuditEntry, AuditQuery }
 
 export interface AddResult {
   hash: string
@@ -133,6 +138,16 @@ export interface OpenHashNode {
   verify(options?: OperationOptions): Promise<VerifyResult>
   network(): Promise<NetworkInfo>
   health(): Promise<HealthInfo>
+  // API tokens and the audit log (admin operations; over HTTP they need an admin token when auth is on)
+  createToken(input: CreateTokenInput): Promise<IssuedToken>
+  listTokens(): Promise<TokenInfo[]>
+  getToken(id: string): Promise<TokenInfo>
+  revokeToken(id: string): Promise<TokenInfo>
+  reactivateToken(id: string): Promise<TokenInfo>
+  /** A new secret for the same token; the old one stops working. */
+  renewToken(id: string, options?: { expires_in_s?: number }): Promise<IssuedToken>
+  /** Audit entries, newest first. */
+  audit(query?: AuditQuery): Promise<AuditEntry[]>
   close(): Promise<void>
 }
 
@@ -149,9 +164,14 @@ export class LocalNode implements OpenHashNode {
   private pinQueue?: PinQueue
   private replicator?: Replicator
   private holder?: ReplicaHolder
+  /** API tokens and the audit log live in the metadata store. */
+  readonly tokens: TokenStore
+  readonly auditLog: AuditLog
 
   private constructor (private readonly store: OpenedStore, private readonly config: Config) {
     this.repo = store.repo
+    this.tokens = new TokenStore(store.repo.kv)
+    this.auditLog = new AuditLog(store.repo.kv, config.api.audit_max_entries)
   }
 
   static async open (config: Config, command = 'openhash'): Promise<LocalNode> {
@@ -374,8 +394,18 @@ export class LocalNode implements OpenHashNode {
     return await this.repo.verify(options)
   }
 
+  async createToken (input: CreateTokenInput): Promise<IssuedToken> { return await this.tokens.create(input) }
+  async listTokens (): Promise<TokenInfo[]> { return await this.tokens.list() }
+  async getToken (id: string): Promise<TokenInfo> { return await this.tokens.get(id) }
+  async revokeToken (id: string): Promise<TokenInfo> { return await this.tokens.revoke(id) }
+  async reactivateToken (id: string): Promise<TokenInfo> { return await this.tokens.reactivate(id) }
+  async renewToken (id: string, options: { expires_in_s?: number } = {}): Promise<IssuedToken> { return await this.tokens.renew(id, options.expires_in_s) }
+  async audit (query: AuditQuery = {}): Promise<AuditEntry[]> { return await this.auditLog.list(query) }
+
   async close (): Promise<void> {
     this.closed = true
+    await this.tokens.close().catch(() => {})
+    await this.auditLog.flush().catch(() => {})
     this.pinQueue?.stop()
     this.replicator?.stop()
     await this.net?.stop().catch(() => {})

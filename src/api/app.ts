@@ -15,11 +15,11 @@ import { DIRECTORY_MIME } from '../content/mime.js'
 import { tarDirectory, tarLength } from '../content/tar.js'
 import type { TreeMeta, TreePart } from '../content/tree.js'
 import {
-  InvalidArgumentError, IsADirectoryError, MethodNotAllowedError, NotFoundError, PayloadTooLargeError,
-  RangeNotSatisfiableError, RouteNotFoundError, UnavailableError
+  InvalidArgumentError, InvalidPriorityError, IsADirectoryError, MethodNotAllowedError, NotFoundError, PayloadTooLargeError,
+  RangeNotSatisfiableError, RouteNotFoundError, UnauthorizedError, UnavailableError
 } from '../errors.js'
 import type { ContentInfo, DirEntry, OpenHashNode } from '../node.js'
-import { DEFAULT_PRIORITY } from '../node.js'
+import { DEFAULT_PRIORITY, MAX_PRIORITY, MIN_PRIORITY } from '../node.js'
 import { Repo } from '../store/repo.js'
 import { toErrorResponse } from './errors.js'
 import { contentDisposition, etagMatches, IMMUTABLE, parseRange, sendBody } from './http-content.js'
@@ -29,6 +29,11 @@ import { parseMultipart } from './multipart.js'
 import { mountDocs } from './docs.js'
 import { prefetch } from '../content/prefetch.js'
 import { cidString } from '../content/cid.js'
+import type { AuthOptions } from './auth.js'
+import { acceptFormToken, authMiddleware, requireUploadAuth } from './auth.js'
+import type { AuditSink } from './audit.js'
+import { auditMiddleware } from './audit.js'
+import { mountAdmin } from './admin.js'
 import { createMetrics } from './metrics.js'
 import { trackRequests } from './request-info.js'
 import type { RateLimitConfig } from './rate-limit.js'
@@ -41,6 +46,13 @@ export interface ApiOptions {
   signal?: AbortSignal
   /** True once shutdown starts: /health answers 503. */
   isShuttingDown?: () => boolean
+  /**
+   * Tokens and policy (api/auth.ts). Without it no token is checked, but the
+   * browser-safety rule (cross-origin changes need a token) still holds.
+   */
+  auth?: AuthOptions
+  /** Where audit entries of mutating requests go. */
+  audit?: AuditSink
   /** GET /metrics and the request metrics behind it (api.metrics); on unless false. */
   metrics?: boolean
   /** Per-token / per-IP request limits (api.rate_limit_*); none when undefined. */
@@ -59,6 +71,15 @@ const PREFETCH_BYTES = 16 * 1024 * 1024
  */
 const PREFETCH = { reuse: 1024 * 1024 }
 type C = Context<Env>
+
+/**
+ * Served content runs in a sandbox: an HTML page from /view may run its own
+ * scripts, but in an opaque origin, never as the API's origin — it cannot
+ * read the API's responses as same-origin, and its requests that change
+ * something are cross-origin without a token, so they are refused
+ * (api/auth.ts). See docs/security.md.
+ */
+export const CONTENT_CSP = 'sandbox allow-scripts allow-forms allow-popups allow-modals allow-downloads'
 
 export const CORS_HEADERS: Record<string, string> = {
   'Access-Control-Allow-Origin': '*',
@@ -87,6 +108,13 @@ const ROUTES: Array<{ pattern: string, methods: string[] }> = [
   { pattern: '/verify', methods: ['POST'] },
   { pattern: '/stats', methods: ['GET'] },
   { pattern: '/network', methods: ['GET'] },
+  { pattern: '/tokens', methods: ['GET', 'POST'] },
+  { pattern: '/tokens/self', methods: ['GET'] },
+  { pattern: '/tokens/:id', methods: ['GET'] },
+  { pattern: '/tokens/:id/revoke', methods: ['POST'] },
+  { pattern: '/tokens/:id/reactivate', methods: ['POST'] },
+  { pattern: '/tokens/:id/renew', methods: ['POST'] },
+  { pattern: '/audit', methods: ['GET'] },
   { pattern: '/openapi.json', methods: ['GET'] },
   { pattern: '/docs', methods: ['GET'] },
   { pattern: '/metrics', methods: ['GET'] }
@@ -117,6 +145,7 @@ export function errorResponse (err: unknown): Response {
   const headers: Record<string, string> = { ...CORS_HEADERS, 'Content-Type': 'application/json' }
   if (err instanceof RangeNotSatisfiableError && typeof err.details?.size === 'number') headers['Content-Range'] = `bytes */${err.details.size}`
   if (err instanceof MethodNotAllowedError && Array.isArray(err.details?.allow)) headers.Allow = (err.details.allow as string[]).join(', ')
+  if (status === 401) headers['WWW-Authenticate'] = 'Bearer realm="openhashdb"'
   if (status === 500 && process.env.OPENHASH_DEBUG !== undefined) console.error(err)
   return new Response(JSON.stringify(body), { status, headers })
 }
@@ -145,9 +174,17 @@ export function createApp (node: OpenHashNode, options: ApiOptions): Hono<Env> {
   const metrics = options.metrics === false ? undefined : createMetrics(node, patterns)
   if (metrics !== undefined) app.use('*', metrics.middleware)
   // 2. browser safety and authentication: sets c.var.principal            — api/auth.ts
+  //    (inside the audit, so that refused attempts are recorded too — 4. runs first)
+  if (options.audit !== undefined) app.use('*', auditMiddleware(options.audit))
+  app.use('*', authMiddleware(options.auth ?? {
+    required: false,
+    publicReads: true,
+    loopbackOnly: false,
+    authenticate: async () => { throw new UnauthorizedError('this API has no tokens') }
+  }))
   // 3. rate limiting, keyed by the principal's token id or the client IP  — api/rate-limit.ts
   if (options.rateLimit !== undefined) app.use('*', rateLimitMiddleware(options.rateLimit, errorResponse, (cls) => metrics?.rateLimited.inc({ class: cls })))
-  // 4. audit of mutating requests                                          — api/audit.ts
+  // 4. audit of mutating requests                                          — api/audit.ts (mounted before 2.)
 
   // CORS preflight for every route
   app.options('*', () => new Response(null, { status: 204, headers: { ...CORS_HEADERS, 'Access-Control-Max-Age': '86400' } }))
@@ -175,12 +212,18 @@ export function createApp (node: OpenHashNode, options: ApiOptions): Hono<Env> {
     uploadGuard(c)
     const fields: Record<string, string> = {}
     for await (const part of partsOf(c)) {
-      if (part.kind === 'field') { fields[part.name] = part.value; continue }
+      if (part.kind === 'field') {
+        if (part.name === 'access_token') await acceptFormToken(c, options.auth, part.value)
+        else fields[part.name] = part.value
+        continue
+      }
+      requireUploadAuth(c)
       if (part.name !== 'file') continue // other file fields are drained and ignored
       const filename = fields.filename ?? (baseName(part.filename) || 'upload')
       const res = await node.addStream(prefetch(part.body, PREFETCH_BYTES, PREFETCH), { filename, mod_time: fields.mod_time }, { signal: options.signal })
       return c.json({ hash: res.hash, cid: cidString(res.hash), size: res.size, filename: res.filename, message: 'File uploaded successfully', mime_type: res.mime_type, is_directory: false })
     }
+    requireUploadAuth(c)
     throw new InvalidArgumentError('missing file: send the file as multipart/form-data field "file" (curl -F "file=@path")', { field: 'file' })
   })
 
@@ -191,26 +234,34 @@ export function createApp (node: OpenHashNode, options: ApiOptions): Hono<Env> {
     async function * tree (): AsyncGenerator<TreePart> {
       let path: string | undefined
       let modTime: string | undefined
+      let items = 0
       for await (const part of parts) {
         if (part.kind === 'field') {
           switch (part.name) {
+            case 'access_token': await acceptFormToken(c, options.auth, part.value); break
             case 'name': meta.name = part.value; break
             case 'root_mod_time': meta.mod_time = part.value; break
             case 'path': path = part.value; break
             case 'mod_time': modTime = part.value; break
             case 'directory':
+              items++
               yield { kind: 'dir', path: part.value, mod_time: modTime }
               modTime = undefined
               break
           }
           continue
         }
+        requireUploadAuth(c)
         const rel = path ?? part.filename
         if (rel === '') throw new InvalidArgumentError(`file part "${part.name}" has no relative path: give it a filename such as "docs/a.txt" or a preceding "path" field`)
+        items++
         yield { kind: 'file', path: rel, source: prefetch(part.body, PREFETCH_BYTES, PREFETCH), mod_time: modTime }
         path = undefined
         modTime = undefined
       }
+      requireUploadAuth(c)
+      // nothing at all is not a folder: most likely a client that sent the wrong form
+      if (items === 0) throw new InvalidArgumentError('empty folder upload: send the files as multipart/form-data file parts (curl -F "file=@dir/a.txt;filename=dir/a.txt"), or "directory" fields for empty directories')
     }
     const res = await node.addTree(tree(), meta, { signal: options.signal })
     return c.json({ hash: res.hash, cid: cidString(res.hash), size: res.size, filename: res.filename, message: 'Folder uploaded successfully', mime_type: res.mime_type, is_directory: true, files: res.files, directories: res.directories })
@@ -228,7 +279,8 @@ export function createApp (node: OpenHashNode, options: ApiOptions): Hono<Env> {
       'Accept-Ranges': 'bytes',
       'Content-Type': mime,
       'Content-Disposition': contentDisposition(disposition, name),
-      'X-Content-Type-Options': 'nosniff'
+      'X-Content-Type-Options': 'nosniff',
+      'Content-Security-Policy': CONTENT_CSP
     }
     if (etagMatches(c.req.header('if-none-match'), etag)) {
       await sendBody(out, 304, { ...CORS_HEADERS, ETag: etag, 'Cache-Control': IMMUTABLE }, null)
@@ -315,7 +367,8 @@ export function createApp (node: OpenHashNode, options: ApiOptions): Hono<Env> {
       'Content-Length': String(Buffer.byteLength(html)),
       ETag: etag,
       'Cache-Control': IMMUTABLE,
-      'X-Content-Type-Options': 'nosniff'
+      'X-Content-Type-Options': 'nosniff',
+      'Content-Security-Policy': CONTENT_CSP
     })
   }
 
@@ -365,7 +418,9 @@ export function createApp (node: OpenHashNode, options: ApiOptions): Hono<Env> {
   app.post('/pin/:hash', async (c) => {
     const hash = parseHash(c.req.param('hash'))
     const raw = c.req.query('priority')
-    const priority = raw === undefined || raw === '' ? DEFAULT_PRIORITY : Repo.validatePriority(raw)
+    // strict: digits only (no spaces, signs, exponents); then the range check
+    if (raw !== undefined && raw !== '' && !/^\d{1,3}$/.test(raw)) throw new InvalidPriorityError(`invalid priority: ${raw} (expected an integer from ${MIN_PRIORITY} to ${MAX_PRIORITY})`, { priority: raw })
+    const priority = raw === undefined || raw === '' ? DEFAULT_PRIORITY : Repo.validatePriority(Number(raw))
     const res = await node.pin(hash, priority)
     return c.json({ hash: res.hash, priority: res.priority, state: res.state ?? 'pinned', message: res.state === 'fetching' ? 'Pin recorded; fetching the content from peers' : 'Content pinned successfully' })
   })
@@ -399,6 +454,7 @@ export function createApp (node: OpenHashNode, options: ApiOptions): Hono<Env> {
     return c.body(await metrics.scrape(), 200, { 'Content-Type': metrics.registry.contentType, 'Cache-Control': 'no-store' })
   })
 
+  mountAdmin(app, node)
   mountDocs(app)
 
   // wrong method on a known route: 405 with Allow; anything else: 404

@@ -8,7 +8,7 @@
 import type { IncomingMessage } from 'node:http'
 import type { Readable } from 'node:stream'
 import busboy from 'busboy'
-import { InvalidArgumentError, PayloadTooLargeError } from '../errors.js'
+import { InvalidArgumentError, isOpenHashError, PayloadTooLargeError } from '../errors.js'
 
 export type Part =
   | { kind: 'field', name: string, value: string }
@@ -56,7 +56,11 @@ async function * pieces (stream: Readable): AsyncGenerator<Buffer> {
     signal()
   }
   const onEnd = (): void => { ended = true; signal() }
-  const onError = (err: unknown): void => { failure ??= { err }; signal() }
+  // busboy fails a file part with its own errors (e.g. "Unexpected end of form"): the client's fault
+  const onError = (err: unknown): void => {
+    failure ??= { err: isOpenHashError(err) ? err : new InvalidArgumentError(`malformed multipart request: ${String((err as Error)?.message ?? err)}`) }
+    signal()
+  }
   const onClose = (): void => { if (!ended) failure ??= { err: new InvalidArgumentError('file part ended early') }; signal() }
   stream.on('data', onData)
   stream.once('end', onEnd)

@@ -13,11 +13,15 @@ import type { RateLimitConfig } from './rate-limit.js'
 import { bytesIn, clientIp, requestInfo } from './request-info.js'
 import type { LogFormat, LogLevel } from './request-log.js'
 import { formatRequest } from './request-log.js'
+import type { ApiOptions } from './app.js'
 
 export interface ServerOptions {
   host: string
   port: number
   maxUploadBytes: number
+  /** Tokens and policy, audit sink (see ApiOptions). */
+  auth?: ApiOptions['auth']
+  audit?: ApiOptions['audit']
   /** Called with one line per finished request. */
   log?: (line: string) => void
   /** Request lines as text (default) or JSON lines (api.log_format). */
@@ -43,7 +47,7 @@ export interface RunningServer {
 export async function startServer (node: OpenHashNode, options: ServerOptions): Promise<RunningServer> {
   const shutdown = new AbortController()
   let shuttingDown = false
-  const app = createApp(node, { maxUploadBytes: options.maxUploadBytes, signal: shutdown.signal, isShuttingDown: () => shuttingDown, metrics: options.metrics, rateLimit: options.rateLimit })
+  const app = createApp(node, { maxUploadBytes: options.maxUploadBytes, signal: shutdown.signal, isShuttingDown: () => shuttingDown, auth: options.auth, audit: options.audit, metrics: options.metrics, rateLimit: options.rateLimit })
   const logFormat = options.logFormat ?? 'text'
   const logLevel = options.logLevel ?? 'info'
   let active = 0

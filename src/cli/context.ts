@@ -9,6 +9,7 @@ import type { OpenHashNode } from '../node.js'
 import { LocalNode } from '../node.js'
 import { OpenHashClient } from '../client/client.js'
 import { readLockInfo } from '../store/open.js'
+import { readAdminToken } from '../auth/admin-token.js'
 
 export interface Printer {
   json: boolean
@@ -28,6 +29,7 @@ export interface CliContext {
 export interface GlobalOptions {
   dataDir?: string
   api?: string
+  token?: string
   json?: boolean
   config?: string[]
 }
@@ -79,11 +81,16 @@ function processAlive (pid: number): boolean {
  * address); else the store itself, in-process.
  */
 export async function openNode (globals: GlobalOptions, command: string): Promise<OpenHashNode> {
-  const api = globals.api ?? (process.env.OPENHASH_API !== '' ? process.env.OPENHASH_API : undefined)
-  if (api !== undefined) return new OpenHashClient({ url: api })
+  const nonEmpty = (v: string | undefined): string | undefined => v === undefined || v === '' ? undefined : v
+  const api = globals.api ?? nonEmpty(process.env.OPENHASH_API)
+  const token = nonEmpty(globals.token) ?? nonEmpty(process.env.OPENHASH_TOKEN)
+  if (api !== undefined) return new OpenHashClient({ url: api, token })
   const config = loadConfig({ dataDir: globals.dataDir, overrides: parseConfigFlags(globals.config) })
   const lock = await readLockInfo(config.data_dir)
-  if (lock?.api !== undefined && lock.pid !== process.pid && processAlive(lock.pid)) return new OpenHashClient({ url: lock.api })
+  if (lock?.api !== undefined && lock.pid !== process.pid && processAlive(lock.pid)) {
+    // the daemon of our own data directory: its admin token is ours to use (never sent to an --api URL)
+    return new OpenHashClient({ url: lock.api, token: token ?? await readAdminToken(config.data_dir) })
+  }
   return await LocalNode.open(config, command)
 }
 

@@ -18,6 +18,8 @@ import { register as stats } from './commands/stats.js'
 import { register as verify } from './commands/verify.js'
 import { register as daemon } from './commands/daemon.js'
 import { register as network } from './commands/network.js'
+import { register as token } from './commands/token.js'
+import { register as audit } from './commands/audit.js'
 
 export function buildProgram (): Command {
   const version = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')).version as string
@@ -27,13 +29,15 @@ export function buildProgram (): Command {
     .version(version)
     .option('-d, --data-dir <path>', 'data directory (default: $OPENHASH_DATA_DIR or ~/.openhash)')
     .option('--api <url>', 'talk to the daemon at this URL (default: $OPENHASH_API, else the daemon holding the data directory, else in-process)')
+    .option('--token <token>', 'API token for the daemon (default: $OPENHASH_TOKEN; for the daemon of the data directory, its admin.token)')
     .option('--json', 'machine-readable JSON output')
     .option('-c, --config <section.key=value>', 'override a configuration value (repeatable), e.g. -c storage.backend=leveldb',
       (value: string, prev: string[] = []) => [...prev, value])
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s.replace(/^error:/, 'Error:').replace(/\n(?=.)/g, ' ')) })
-  for (const reg of [daemon, add, get, view, list, pin, rm, gc, stats, verify, network]) reg(program)
-  for (const cmd of program.commands) cmd.exitOverride()
+  for (const reg of [daemon, add, get, view, list, pin, rm, gc, stats, verify, network, token, audit]) reg(program)
+  const override = (cmd: Command): void => { cmd.exitOverride(); for (const sub of cmd.commands) override(sub) }
+  for (const cmd of program.commands) override(cmd)
   return program
 }
 

@@ -12,11 +12,11 @@ import { fsError, planPath, totalBytes } from '../content/importer.js'
 import { parseHash } from '../content/hash.js'
 import type { TreeMeta, TreePart } from '../content/tree.js'
 import {
-  AbortedError, ApiUnreachableError, BadResponseError, errorFromCode, isOpenHashError, OpenHashError
+  AbortedError, ApiUnreachableError, BadResponseError, errorFromCode, InvalidArgumentError, isOpenHashError, OpenHashError
 } from '../errors.js'
 import type {
-  AddResult, ContentInfo, DirEntry, GcResult, HealthInfo, NetworkInfo, NodeStats, OpenHashNode,
-  OperationOptions, PinResult, PinStatus, ReadOptions, RmResult, UnpinResult, VerifyResult
+  AddResult, AuditEntry, AuditQuery, ContentInfo, CreateTokenInput, DirEntry, GcResult, HealthInfo, IssuedToken, NetworkInfo, NodeStats, OpenHashNode,
+  OperationOptions, PinResult, PinStatus, ReadOptions, RmResult, TokenInfo, UnpinResult, VerifyResult
 } from '../node.js'
 import { DEFAULT_PRIORITY } from '../node.js'
 import type { FormPart } from './multipart.js'
@@ -27,15 +27,19 @@ export interface ClientOptions {
   url: string
   /** Fail a request after this long without progress (no response, no bytes either way). Default 30 s. */
   timeoutMs?: number
+  /** API token, sent as `Authorization: Bearer <token>` on every request. */
+  token?: string
 }
 
 /** Status → code, for error bodies without `error_code` (e.g. a proxy's page). */
-const CODE_BY_STATUS: Record<number, string> = { 400: 'INVALID_ARGUMENT', 404: 'NOT_FOUND', 405: 'METHOD_NOT_ALLOWED', 409: 'NOT_ADDED', 413: 'PAYLOAD_TOO_LARGE', 416: 'RANGE_NOT_SATISFIABLE', 503: 'UNAVAILABLE' }
+const CODE_BY_STATUS: Record<number, string> = { 400: 'INVALID_ARGUMENT', 401: 'UNAUTHORIZED', 403: 'FORBIDDEN', 404: 'NOT_FOUND', 405: 'METHOD_NOT_ALLOWED', 409: 'NOT_ADDED', 413: 'PAYLOAD_TOO_LARGE', 416: 'RANGE_NOT_SATISFIABLE', 503: 'UNAVAILABLE' }
 
 interface RequestOptions {
   query?: Record<string, string | number | undefined>
   headers?: Record<string, string>
   body?: AsyncIterable<Uint8Array>
+  /** A JSON request body (small). */
+  json?: unknown
   signal?: AbortSignal
   onSent?: (bytes: number) => void
   /** Long server-side work (gc, verify) that sends nothing until done: no idle timeout. */
@@ -85,11 +89,13 @@ function toStream (source: AsyncIterable<Uint8Array>, onPull: (n: number) => voi
 export class OpenHashClient implements OpenHashNode {
   readonly url: string
   private readonly timeoutMs: number
+  private readonly token?: string
 
   constructor (options: ClientOptions | string) {
-    const opts = typeof options === 'string' ? { url: options } : options
+    const opts: ClientOptions = typeof options === 'string' ? { url: options } : options
     this.url = opts.url.replace(/\/+$/, '')
     this.timeoutMs = opts.timeoutMs ?? 30_000
+    this.token = opts.token
     try {
       const u = new URL(this.url)
       if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('not http')
@@ -115,8 +121,13 @@ export class OpenHashClient implements OpenHashNode {
     const timer = new IdleTimer(options.noTimeout === true ? 0 : this.timeoutMs, options.signal)
     let sent = 0
     try {
-      const init: RequestInit & { duplex?: 'half' } = { method, headers: options.headers, signal: timer.controller.signal }
-      if (options.body !== undefined) {
+      const headers: Record<string, string> = { ...options.headers }
+      if (this.token !== undefined) headers.Authorization = `Bearer ${this.token}`
+      const init: RequestInit & { duplex?: 'half' } = { method, headers, signal: timer.controller.signal }
+      if (options.json !== undefined) {
+        headers['Content-Type'] = 'application/json'
+        init.body = JSON.stringify(options.json)
+      } else if (options.body !== undefined) {
         init.body = toStream(options.body, n => { sent += n; timer.touch(); options.onSent?.(sent) })
         init.duplex = 'half'
       }
@@ -354,6 +365,45 @@ export class OpenHashClient implements OpenHashNode {
 
   async health (): Promise<HealthInfo> {
     return await this.json('GET', '/health')
+  }
+
+  // ---- tokens and audit (admin) ----
+
+  async createToken (input: CreateTokenInput): Promise<IssuedToken> {
+    const { token, message: _m, ...info } = await this.json<TokenInfo & { token: string, message: string }>('POST', '/tokens', { json: input })
+    return { token, info }
+  }
+
+  async listTokens (): Promise<TokenInfo[]> {
+    return (await this.json<{ tokens: TokenInfo[] }>('GET', '/tokens')).tokens
+  }
+
+  private static tokenPath (id: string, action = ''): string {
+    if (!/^[0-9a-f]{16}$/.test(id)) throw new InvalidArgumentError(`invalid token id: "${id}" (16 hex characters, as \`openhash token list\` shows)`)
+    return `/tokens/${id}${action}`
+  }
+
+  async getToken (id: string): Promise<TokenInfo> {
+    return await this.json('GET', OpenHashClient.tokenPath(id))
+  }
+
+  async revokeToken (id: string): Promise<TokenInfo> {
+    const { message: _m, ...info } = await this.json<TokenInfo & { message: string }>('POST', OpenHashClient.tokenPath(id, '/revoke'))
+    return info
+  }
+
+  async reactivateToken (id: string): Promise<TokenInfo> {
+    const { message: _m, ...info } = await this.json<TokenInfo & { message: string }>('POST', OpenHashClient.tokenPath(id, '/reactivate'))
+    return info
+  }
+
+  async renewToken (id: string, options: { expires_in_s?: number } = {}): Promise<IssuedToken> {
+    const { token, message: _m, ...info } = await this.json<TokenInfo & { token: string, message: string }>('POST', OpenHashClient.tokenPath(id, '/renew'), { json: options })
+    return { token, info }
+  }
+
+  async audit (query: AuditQuery = {}): Promise<AuditEntry[]> {
+    return (await this.json<{ entries: AuditEntry[] }>('GET', '/audit', { query: { limit: query.limit, before: query.before, token_id: query.token_id, action: query.action } })).entries
   }
 
   async close (): Promise<void> {}

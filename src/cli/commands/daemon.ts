@@ -2,6 +2,7 @@ import type { Command } from 'commander'
 import { startServer } from '../../api/server.js'
 import { loadConfig } from '../../config.js'
 import { LocalNode } from '../../node.js'
+import { ensureAdminToken, isLoopbackHost } from '../../auth/admin-token.js'
 import type { GlobalOptions } from '../context.js'
 import { errorMessage, makePrinter, parseConfigFlags, status } from '../context.js'
 
@@ -20,7 +21,8 @@ export function register (program: Command): void {
     .option('--bootstrap <multiaddr>', 'peer to join at start, e.g. /ip4/10.0.0.2/tcp/4001/p2p/12D3Koo… (repeatable; adds to network.bootstrap)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--mdns', 'discover peers on the LAN by multicast DNS (off by default: it sends traffic beyond this machine)')
     .option('--no-network', 'serve only the local store: no peer network')
-    .action(async (opts: { apiHost?: string, apiPort?: number, p2pHost?: string, p2pPort?: number, bootstrap?: string[], mdns?: boolean, network?: boolean }, cmd: Command) => {
+    .option('--insecure', 'allow serving the API beyond loopback with api.auth off (anyone who can reach it can change the node)')
+    .action(async (opts: { apiHost?: string, apiPort?: number, p2pHost?: string, p2pPort?: number, bootstrap?: string[], mdns?: boolean, network?: boolean, insecure?: boolean }, cmd: Command) => {
       const globals = cmd.optsWithGlobals<GlobalOptions>()
       const print = makePrinter(globals.json === true)
       let node: LocalNode | undefined
@@ -38,11 +40,22 @@ export function register (program: Command): void {
         }
         const host = opts.apiHost ?? config.api.host
         const listenPort = opts.apiPort ?? config.api.port
+        const loopback = isLoopbackHost(host)
+        const authRequired = config.api.auth === 'on' || (config.api.auth === 'auto' && !loopback)
+        if (!authRequired && !loopback && !config.api.allow_insecure && opts.insecure !== true) {
+          throw new Error(`refusing to serve the API on ${host} with authentication off: anyone who can reach it could change this node. Set api.auth to "auto" or "on", or pass --insecure to force it`)
+        }
         node = await LocalNode.open(config, 'openhash daemon')
+        // the first start creates an admin token: shown once, kept (0600) in the data directory for the local CLI
+        const admin = await ensureAdminToken(node.tokens, config.data_dir)
+        const tokens = node.tokens
+        const auditLog = node.auditLog
         const server = await startServer(node, {
           host,
           port: listenPort,
           maxUploadBytes: config.api.max_upload_bytes,
+          auth: { required: authRequired, publicReads: config.api.public_reads, loopbackOnly: loopback, authenticate: async (t) => await tokens.authenticate(t) },
+          audit: (entry) => { auditLog.append(entry) },
           log: config.api.request_log && !print.json ? (line) => process.stdout.write(line + '\n') : undefined,
           logFormat: config.api.log_format,
           logLevel: config.api.log_level,
@@ -70,10 +83,26 @@ export function register (program: Command): void {
         }
         await node.announceApi(server.url)
         const netState = node.net?.state()
-        print.result({ url: server.url, port: server.port, data_dir: config.data_dir, pid: process.pid, peer_id: netState?.peer_id ?? null, addresses: netState?.addresses ?? [] })
+        print.result({
+          url: server.url,
+          port: server.port,
+          data_dir: config.data_dir,
+          pid: process.pid,
+          peer_id: netState?.peer_id ?? null,
+          addresses: netState?.addresses ?? [],
+          auth: authRequired ? 'on' : 'off',
+          ...(admin !== undefined ? { admin_token: admin.token, admin_token_file: admin.file } : {})
+        })
         print.line(`🚀 OpenHashDB daemon listening on ${server.url}`)
         print.line(`   Data directory: ${config.data_dir}`)
         print.line(`   API docs: ${server.url}/docs`)
+        print.line(authRequired
+          ? `   Auth: tokens required${config.api.public_reads ? ' (reads of /view, /download, /info are public)' : ''}`
+          : `   Auth: off (loopback only; cross-origin changes still need a token)`)
+        if (admin !== undefined) {
+          print.line(`   🔑 Admin token (shown once; saved with mode 0600 to ${admin.file}):`)
+          print.line(`      ${admin.token}`)
+        }
         if (netState !== undefined) {
           print.line(`   Peer ID: ${netState.peer_id}`)
           for (const a of netState.addresses) print.line(`   Peer address: ${a}`)

@@ -1,0 +1,150 @@
+/**
+ * Who may do what over HTTP (docs/security.md):
+ *
+ * - Every route needs a scope (read, write or admin; admin ⊇ write ⊇ read),
+ *   or none (/health, OPTIONS, the API docs). With auth on, a request
+ *   without a valid token gets 401, one whose token lacks the scope 403.
+ *   Uploads may carry the token as the `access_token` form field instead of
+ *   the Authorization header (checked before the first file part).
+ *   `public_reads` lets /view, /download and /info through without one.
+ * - With auth off (the loopback default) requests need no token, but a token
+ *   that is sent is still checked (and names the caller in the audit log).
+ * - Browser safety, whatever the auth mode: a cross-origin request (an Origin
+ *   other than the API's own, or Sec-Fetch-Site cross-site/same-site) that
+ *   changes something or reaches an admin route must carry a token; a web
+ *   page cannot, so it cannot change a node. And when the API listens on
+ *   loopback only, the Host header must name a loopback host, so that a
+ *   DNS-rebinding page cannot reach it under its own name.
+ */
+import type { Context, MiddlewareHandler } from 'hono'
+import type { TokenInfo, Scope } from '../auth/tokens.js'
+import { grants } from '../auth/tokens.js'
+import { ForbiddenError, UnauthorizedError } from '../errors.js'
+
+export type Principal =
+  | { kind: 'token', id: string, name: string, scopes: Scope[] }
+  | { kind: 'anonymous' }
+
+export interface AuthOptions {
+  /** Tokens required (api.auth on, or auto beyond loopback). */
+  required: boolean
+  /** /view, /download, /info readable without a token. */
+  publicReads: boolean
+  /** The API listens on loopback only: accept only loopback Host headers. */
+  loopbackOnly: boolean
+  /** Check a token (counting its use); throws UNAUTHORIZED. */
+  authenticate: (token: string) => Promise<TokenInfo>
+}
+
+/** Set on the context: who is asking, and what the route needs. */
+export interface AuthState {
+  principal: Principal
+  /** Scope the route needs, or undefined for none. */
+  need?: Scope
+  /** An upload that may still authenticate with its `access_token` form field. */
+  pendingForm?: { reason: 'auth' | 'cross-origin' }
+}
+
+const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
+
+/** The scope a request needs (undefined: none), and whether it is a public-read route. */
+export function requirement (method: string, path: string): { need?: Scope, publicRead: boolean, upload: boolean } {
+  const upload = method === 'POST' && path.startsWith('/upload/')
+  if (method === 'OPTIONS' || path === '/health' || path === '/openapi.json' || path === '/docs' || path.startsWith('/docs/')) return { publicRead: false, upload }
+  if (path === '/tokens' || path.startsWith('/tokens/') || path === '/audit' || path === '/gc' || path === '/verify') {
+    if (path === '/tokens/self' && (method === 'GET' || method === 'HEAD')) return { need: 'read', publicRead: false, upload }
+    return { need: 'admin', publicRead: false, upload }
+  }
+  if (MUTATING.has(method)) return { need: 'write', publicRead: false, upload }
+  const publicRead = (method === 'GET' || method === 'HEAD') && /^\/(download|view|info)\//.test(path)
+  return { need: 'read', publicRead, upload }
+}
+
+function bearer (c: Context): string | undefined {
+  const h = c.req.header('authorization')
+  if (h === undefined) return undefined
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(h)
+  if (m === null) throw new UnauthorizedError('malformed Authorization header: expected "Bearer <token>"')
+  return m[1]
+}
+
+const LOOPBACK_HOST = /^(localhost|[a-z0-9-]+\.localhost|127(\.\d{1,3}){3}|\[::1\])(:\d{1,5})?$/i
+
+export function isCrossOrigin (c: Context): boolean {
+  const site = c.req.header('sec-fetch-site')
+  if (site === 'cross-site' || site === 'same-site') return true
+  const origin = c.req.header('origin')
+  if (origin === undefined) return false
+  const host = c.req.header('host') ?? ''
+  return origin !== `http://${host}` && origin !== `https://${host}`
+}
+
+function principalOf (t: TokenInfo): Principal {
+  return { kind: 'token', id: t.id, name: t.name, scopes: t.scopes }
+}
+
+/** Authenticate `token` as the request's principal (named in the audit even when it lacks the scope), then check the scope. */
+async function check (options: AuthOptions, token: string, need: Scope | undefined, state: AuthState): Promise<Principal> {
+  const info = await options.authenticate(token)
+  state.principal = principalOf(info)
+  if (need !== undefined && !grants(info.scopes, need)) {
+    throw new ForbiddenError(`token ${info.id} (${info.scopes.join(', ')}) lacks the ${need} scope this request needs`, { token_id: info.id, scopes: info.scopes, required: need })
+  }
+  return principalOf(info)
+}
+
+export function authMiddleware (options: AuthOptions): MiddlewareHandler {
+  return async (c, next) => {
+    const state: AuthState = { principal: { kind: 'anonymous' } }
+    c.set('auth' as never, state as never)
+    const path = c.req.path
+    const method = c.req.method
+    if (options.loopbackOnly && !LOOPBACK_HOST.test(c.req.header('host') ?? '')) {
+      throw new ForbiddenError(`Host "${c.req.header('host') ?? ''}" is not served here: this API listens on loopback only (DNS-rebinding protection)`)
+    }
+    const { need, publicRead, upload } = requirement(method, path)
+    state.need = need
+    if (need === undefined) { await next(); return }
+    const token = bearer(c)
+    if (token !== undefined) {
+      // a token that is sent is always checked, whatever the mode
+      await check(options, token, need, state)
+      await next()
+      return
+    }
+    const crossOrigin = isCrossOrigin(c)
+    if (crossOrigin && (MUTATING.has(method) || need === 'admin')) {
+      if (upload) state.pendingForm = { reason: 'cross-origin' }
+      else throw new ForbiddenError('cross-origin request without a token: a web page may not change this node or reach its admin routes')
+    } else if (options.required && !(options.publicReads && publicRead)) {
+      if (upload) state.pendingForm = { reason: 'auth' }
+      else throw new UnauthorizedError(`this request needs a token with the ${need} scope: send "Authorization: Bearer <token>"`, { required: need })
+    }
+    await next()
+  }
+}
+
+export function authState (c: Context): AuthState | undefined {
+  return c.get('auth' as never) as AuthState | undefined
+}
+
+/** The caller, for rate limiting and audit. */
+export function principal (c: Context): Principal {
+  return authState(c)?.principal ?? { kind: 'anonymous' }
+}
+
+/** An upload's `access_token` form field: authenticate with it (before any file part). */
+export async function acceptFormToken (c: Context, options: AuthOptions | undefined, token: string): Promise<void> {
+  const state = authState(c)
+  if (state === undefined || options === undefined || state.principal.kind === 'token') return
+  await check(options, token.trim(), state.need, state)
+  delete state.pendingForm
+}
+
+/** Before an upload's first file part: refuse it if it still needs a token. */
+export function requireUploadAuth (c: Context): void {
+  const pending = authState(c)?.pendingForm
+  if (pending === undefined) return
+  if (pending.reason === 'cross-origin') throw new ForbiddenError('cross-origin upload without a token: send it as "Authorization: Bearer <token>" or as the access_token form field before the file')
+  throw new UnauthorizedError('this upload needs a token with the write scope: send "Authorization: Bearer <token>", or the access_token form field before the file part', { required: 'write' })
+}
