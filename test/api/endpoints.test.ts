@@ -74,7 +74,7 @@ describe('health, stats, network', () => {
     const body = await (await fetch(`${api.url}/stats`)).json() as any
     expect(body.storage.content_count).toBeGreaterThanOrEqual(1)
     expect(body.storage.chunk_count).toBeGreaterThanOrEqual(1)
-    expect(Object.keys(body.replication).sort()).toEqual(['pending_requests', 'pinned_content', 'replication_factor'])
+    expect(Object.keys(body.replication).sort()).toEqual(['failed', 'in_progress', 'pending_requests', 'pinned_content', 'replica_bytes', 'replicas_held', 'replicated', 'replication_factor'])
     expect(typeof body.network.peer_id).toBe('string')
     expect(body.network.connected_peers).toBe(0)
     expect(body.network.addresses).toEqual([])
