@@ -42,7 +42,14 @@ export function auditMiddleware (sink: AuditSink): MiddlewareHandler<{ Bindings:
       const sent = c.res === RESPONSE_ALREADY_SENT
       const status = sent ? (c.env?.outgoing?.statusCode ?? 200) : c.res.status
       const err = c.error
-      const outcome = status < 400 ? 'ok' : (isOpenHashError(err) ? err.code : (status >= 500 ? 'INTERNAL' : `HTTP_${status}`))
+      let outcome = status < 400 ? 'ok' : (isOpenHashError(err) ? err.code : (status >= 500 ? 'INTERNAL' : `HTTP_${status}`))
+      if (status >= 400 && !isOpenHashError(err) && !sent) {
+        // an error answered without throwing (e.g. the rate limiter's 429): its body names the code
+        try {
+          const code = (await c.res.clone().json() as { error_code?: unknown }).error_code
+          if (typeof code === 'string' && /^[A-Z_]{1,40}$/.test(code)) outcome = code
+        } catch {}
+      }
       let { action, target } = actionOf(c.req.method, c.req.path)
       if (status < 400 && !sent && action.startsWith('upload.') && (c.res.headers.get('content-type') ?? '').includes('json')) {
         try { target = (await c.res.clone().json() as { hash?: string }).hash } catch {}

@@ -84,9 +84,11 @@ function principalOf (t: TokenInfo): Principal {
 }
 
 /** Authenticate `token` as the request's principal (named in the audit even when it lacks the scope), then check the scope. */
-async function check (options: AuthOptions, token: string, need: Scope | undefined, state: AuthState): Promise<Principal> {
+async function check (c: Context, options: AuthOptions, token: string, need: Scope | undefined, state: AuthState): Promise<Principal> {
   const info = await options.authenticate(token)
   state.principal = principalOf(info)
+  // `principal` is what the rate limiter, the request log and the metrics read
+  c.set('principal' as never, state.principal as never)
   if (need !== undefined && !grants(info.scopes, need)) {
     throw new ForbiddenError(`token ${info.id} (${info.scopes.join(', ')}) lacks the ${need} scope this request needs`, { token_id: info.id, scopes: info.scopes, required: need })
   }
@@ -97,6 +99,7 @@ export function authMiddleware (options: AuthOptions): MiddlewareHandler {
   return async (c, next) => {
     const state: AuthState = { principal: { kind: 'anonymous' } }
     c.set('auth' as never, state as never)
+    c.set('principal' as never, state.principal as never)
     const path = c.req.path
     const method = c.req.method
     if (options.loopbackOnly && !LOOPBACK_HOST.test(c.req.header('host') ?? '')) {
@@ -108,7 +111,7 @@ export function authMiddleware (options: AuthOptions): MiddlewareHandler {
     const token = bearer(c)
     if (token !== undefined) {
       // a token that is sent is always checked, whatever the mode
-      await check(options, token, need, state)
+      await check(c, options, token, need, state)
       await next()
       return
     }
@@ -137,7 +140,7 @@ export function principal (c: Context): Principal {
 export async function acceptFormToken (c: Context, options: AuthOptions | undefined, token: string): Promise<void> {
   const state = authState(c)
   if (state === undefined || options === undefined || state.principal.kind === 'token') return
-  await check(options, token.trim(), state.need, state)
+  await check(c, options, token.trim(), state.need, state)
   delete state.pendingForm
 }
 

@@ -56,6 +56,7 @@ describe('auth on: tokens and scopes', () => {
 
   it('the first start creates an admin token: printed once, kept with mode 0600', async () => {
     expect(admin).toMatch(/^ohk_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/)
+    await until('the banner', () => d.output().includes('Peer network'))
     expect(d.output()).toContain(admin)
     expect((await stat(join(dir.path, 'admin.token'))).mode & 0o777).toBe(0o600)
     const self = await json(await fetch(`${d.url}/tokens/self`, { headers: bearer(admin) }))
@@ -292,5 +293,30 @@ describe('auth off (the loopback default): browser safety', () => {
   it('refuses to listen beyond loopback with auth off, unless forced', async () => {
     const r = await runCli(['daemon', '--api-host', '0.0.0.0', '--api-port', '0', '--no-network', '-c', 'api.auth=off'], { dataDir: dir.path, timeoutMs: 20_000 })
     expectCleanError(r, /refusing to serve the API on 0\.0\.0\.0 with authentication off/)
+  })
+})
+
+describe('rate limits count per token, and refusals are audited', () => {
+  let dir: Dir
+  let d: DaemonProcess
+  let admin = ''
+  beforeAll(async () => {
+    dir = await tempDir('openhash-auth-rl-')
+    d = await startDaemon(dir.path, { args: ['--no-network', '-c', 'api.auth=on', '-c', 'api.rate_limit_loopback=true', '-c', 'api.rate_limit_upload_per_min=2'] })
+    admin = (await readFile(join(dir.path, 'admin.token'), 'utf8')).trim()
+  })
+  afterAll(async () => { await d?.stop(); await dir?.cleanup() })
+
+  it('each token has its own budget; a 429 names the token in the audit log', async () => {
+    const a = await createToken(d.url, admin, { name: 'rl-a', scopes: ['write'] })
+    const b = await createToken(d.url, admin, { name: 'rl-b', scopes: ['write'] })
+    for (let i = 0; i < 2; i++) expect((await upload(d.url, `a${i}`, bearer(a.token))).status).toBe(200)
+    const limited = await upload(d.url, 'a2', bearer(a.token))
+    await expectError(limited, 429, 'RATE_LIMITED')
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0)
+    // b, from the same address, is not affected
+    expect((await upload(d.url, 'b0', bearer(b.token))).status).toBe(200)
+    const entries = (await json(await fetch(`${d.url}/audit?token_id=${a.id}`, { headers: bearer(admin) }))).entries
+    expect(entries[0]).toMatchObject({ action: 'upload.file', status: 429, outcome: 'RATE_LIMITED', actor: { token_id: a.id, token_name: 'rl-a' } })
   })
 })
