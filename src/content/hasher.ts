@@ -165,7 +165,7 @@ export class FileVerifier {
    * comes back as the result's `bytes`.
    */
   async check (index: number, bytes: Uint8Array, expect: string): Promise<CheckResult> {
-    if (this.done) return { fed: false, corrupt: false, bytes: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) }
+    if (this.done) throw new Error('chunk check after the file was digested or dropped')
     const reply = await request({ op: 'check', id: this.id, bytes, index, expect })
     const back = reply.bytes!
     const fed = reply.fed === true

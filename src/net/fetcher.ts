@@ -18,7 +18,7 @@ import type { ExchangeSession, ObjectMessage } from './exchange.js'
 import { MAX_CHUNKS_PAGE } from './exchange.js'
 
 /** Chunks checked on the hash worker at a time (in index order), per fetch. */
-const CHECK_WINDOW = 4
+const CHECK_WINDOW = 8
 /** The chunk sizes a store may have (storage.chunk_size): a sender's within them is kept. */
 const MIN_CHUNK_SIZE = 4096
 const MAX_CHUNK_SIZE = 4 * 1024 * 1024
