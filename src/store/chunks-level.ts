@@ -1,10 +1,35 @@
 /**
- * Chunk store on its own LevelDB, tuned for bulk values: 64 MiB write buffer,
- * no compression, batched writes. Keys: 'd' + hash -> bytes, 's' + hash ->
- * size (so listing never reads chunk bytes), '!stats' -> counters.
- * `flush()` writes all staged chunks in one synced batch.
+ * Chunk store on LevelDB, in two databases so that memory stays bounded
+ * whatever the size of what is added:
+ *
+ * - the index, at `<path>` (the database earlier versions kept everything
+ *   in): 's' + hash -> u32 BE size + u64 BE value number; '!stats' -> counters;
+ *   '!next' -> the next value number; 'x' + value number -> a value whose
+ *   chunk was deleted and that compact() still has to reclaim;
+ * - the values, at `<path>/values`: u64 BE value number -> chunk bytes.
+ *
+ * Value numbers only grow, so every memtable LevelDB flushes holds a key range
+ * above all earlier ones: the table goes straight to level 2 and later moves
+ * down by a rename (a "trivial move"), never merged. Chunk bytes are written
+ * twice (log and table) instead of once per level, and compaction never maps
+ * them into memory. Each memtable (1 MiB) becomes one table of about 1 MiB,
+ * and at most 64 tables are open (mapped) at a time, so reading a file maps at
+ * most ~64 MiB of it, whatever its size. Writes go out in batches of at most
+ * 1 MiB through LevelDB's array batch, whose native copy is freed as soon as
+ * it is written (a chained batch's lives until the JS garbage collector runs).
+ *
+ * Durability: `flush()` writes what is staged, fsyncs the values' log files
+ * (LevelDB closes a full memtable's log without syncing it, so a synced write
+ * alone would not cover it), then writes the index entries and fsyncs the
+ * index's log files. An index entry is only ever written for a value already
+ * durable; values past the durable '!next' (written before a crash, never
+ * indexed) are removed at open.
+ *
+ * Stores written before this layout keep 'd' + hash -> bytes in the index
+ * database with a 4-byte size value; they stay readable and deletable.
  */
-import { mkdir } from 'node:fs/promises'
+import { mkdir, open as openFile, readdir } from 'node:fs/promises'
+import { join } from 'node:path'
 import { ClassicLevel } from 'classic-level'
 import type { ChunkStore, ChunkStoreStats, CompactResult } from './chunk-store.js'
 import { decodeCounters, encodeCounters } from './chunk-store.js'
@@ -12,31 +37,110 @@ import { Mutex } from './mutex.js'
 import { NotFoundError, StoreLockedError } from '../errors.js'
 
 const STATS_KEY = '!stats'
+const NEXT_KEY = '!next'
+const MiB = 1024 * 1024
+/** Staged bytes written as one batch (and so one memtable, one table). */
+const VALUE_BATCH_BYTES = MiB
+/** Values written but not yet indexed, past which put() indexes them (bounded memory without flushes). */
+const MAX_PENDING = 1024
 
-function sizeValue (n: number): Uint8Array {
-  const b = Buffer.alloc(4)
-  b.writeUInt32BE(n, 0)
+type Bytes = Uint8Array
+
+/** u64 BE value number, the key in the values database. */
+function valueKey (n: number): Bytes {
+  const b = Buffer.allocUnsafe(8)
+  b.writeUInt32BE(Math.floor(n / 2 ** 32), 0)
+  b.writeUInt32BE(n % 2 ** 32, 4)
   return b
+}
+
+function encodeIndex (size: number, n: number): Bytes {
+  const b = Buffer.allocUnsafe(12)
+  b.writeUInt32BE(size, 0)
+  b.writeUInt32BE(Math.floor(n / 2 ** 32), 4)
+  b.writeUInt32BE(n % 2 ** 32, 8)
+  return b
+}
+
+/** size, and the value number (undefined: a chunk of the old layout, bytes at 'd' + hash). */
+function decodeIndex (v: Bytes): { size: number, n?: number } {
+  const b = Buffer.from(v.buffer, v.byteOffset, v.byteLength)
+  const size = b.readUInt32BE(0)
+  return b.byteLength >= 12 ? { size, n: b.readUInt32BE(4) * 2 ** 32 + b.readUInt32BE(8) } : { size }
+}
+
+function decodeNumber (v: Bytes | undefined): number {
+  if (v === undefined || v.byteLength < 8) return 0
+  const b = Buffer.from(v.buffer, v.byteOffset, v.byteLength)
+  return b.readUInt32BE(0) * 2 ** 32 + b.readUInt32BE(4)
+}
+
+const markerKey = (n: number): string => 'x' + n.toString(16).padStart(16, '0')
+
+/**
+ * fsync every LevelDB log file in `dir`, then the directory: makes every write
+ * done so far durable, including those in the log of a memtable that LevelDB
+ * is still turning into a table (closed without sync).
+ */
+async function syncLogs (dir: string): Promise<void> {
+  for (const name of await readdir(dir)) {
+    if (!/^\d+\.log$/.test(name)) continue
+    let fh
+    try {
+      fh = await openFile(join(dir, name), 'r')
+    } catch (err: any) {
+      if (err?.code === 'ENOENT') continue // its memtable is a synced table by now
+      throw err
+    }
+    try {
+      await fh.sync()
+    } finally {
+      await fh.close()
+    }
+  }
+  const d = await openFile(dir, 'r')
+  try {
+    await d.sync()
+  } finally {
+    await d.close()
+  }
 }
 
 export class LevelChunkStore implements ChunkStore {
   readonly backend = 'leveldb'
-  private readonly db: ClassicLevel<string, Uint8Array>
-  private staged = new Map<string, Uint8Array>()
+  private readonly index: ClassicLevel<string, Bytes>
+  private readonly values: ClassicLevel<Bytes, Bytes>
+  private readonly valuesPath: string
+  /** Chunks not yet written: copies, or the caller's buffer while its put awaits the write. */
+  private staged = new Map<string, Bytes>()
   private stagedBytes = 0
   /** The batch being written, still visible to has/get until it lands. */
-  private writing?: Map<string, Uint8Array>
-  /** Batches written without sync since the last flush. */
-  private unsynced = false
+  private writing?: Map<string, Bytes>
+  /** Written to the values database, not yet indexed. */
+  private pending = new Map<string, { size: number, n: number }>()
+  private next = 0
+  /** Writes to the values / index databases since their logs were last synced. */
+  private valuesUnsynced = false
+  private indexUnsynced = false
   private readonly lock = new Mutex()
-  /** Staged bytes above which put() writes a (non-synced) batch, bounding memory. */
-  private readonly maxStagedBytes = 8 * 1024 * 1024
 
-  constructor (private readonly path: string, init: { writeBufferSize?: number } = {}) {
-    this.db = new ClassicLevel<string, Uint8Array>(path, {
+  constructor (private readonly path: string) {
+    this.valuesPath = join(path, 'values')
+    this.index = new ClassicLevel<string, Bytes>(path, {
       keyEncoding: 'utf8',
       valueEncoding: 'view',
-      writeBufferSize: init.writeBufferSize ?? 64 * 1024 * 1024,
+      writeBufferSize: 4 * MiB,
+      compression: false
+    })
+    this.values = new ClassicLevel<Bytes, Bytes>(this.valuesPath, {
+      keyEncoding: 'view',
+      valueEncoding: 'view',
+      // one memtable per ~1 MiB batch: tables of ~1 MiB, flushed straight to level 2
+      writeBufferSize: VALUE_BATCH_BYTES,
+      // the least LevelDB allows (74 files, 64 tables open): bounds the mapped bytes
+      maxOpenFiles: 74,
+      // a compaction (after deletes) splits its output into tables of one 1 MiB chunk
+      maxFileSize: MiB,
       compression: false
     })
   }
@@ -44,113 +148,213 @@ export class LevelChunkStore implements ChunkStore {
   async open (): Promise<void> {
     await mkdir(this.path, { recursive: true })
     try {
-      await this.db.open()
+      await this.index.open()
     } catch (err: any) {
       if (err?.cause?.code === 'LEVEL_LOCKED') throw new StoreLockedError(`database ${this.path} is locked by another process`, { path: this.path })
+      throw err
+    }
+    try {
+      await mkdir(this.valuesPath, { recursive: true })
+      await this.values.open()
+      this.next = decodeNumber(await this.index.get(NEXT_KEY))
+      // values written before a crash that no durable index entry names
+      await this.values.clear({ gte: valueKey(this.next) })
+    } catch (err) {
+      await this.values.close().catch(() => {})
+      await this.index.close()
       throw err
     }
   }
 
   async close (): Promise<void> {
+    if (this.index.status !== 'open') return
     await this.flush()
-    await this.db.close()
+    await this.values.close()
+    await this.index.close()
+  }
+
+  private staging (hash: string): boolean {
+    return this.staged.has(hash) || this.writing?.has(hash) === true || this.pending.has(hash)
   }
 
   async has (hash: string): Promise<boolean> {
-    return this.staged.has(hash) || this.writing?.has(hash) === true || await this.db.has('s' + hash)
+    return this.staging(hash) || await this.index.has('s' + hash)
   }
 
-  async get (hash: string): Promise<Uint8Array> {
+  async get (hash: string): Promise<Bytes> {
     const staged = this.staged.get(hash) ?? this.writing?.get(hash)
-    if (staged !== undefined) return staged
-    const value = await this.db.get('d' + hash)
+    // a copy: a staged chunk may be the caller's buffer (see put)
+    if (staged !== undefined) return Uint8Array.prototype.slice.call(staged)
+    const written = this.pending.get(hash)
+    let n = written?.n
+    if (n === undefined) {
+      const entry = await this.index.get('s' + hash)
+      if (entry === undefined) throw new NotFoundError(`chunk not found: ${hash}`, { hash })
+      n = decodeIndex(entry).n
+      if (n === undefined) {
+        const old = await this.index.get('d' + hash)
+        if (old === undefined) throw new NotFoundError(`chunk not found: ${hash}`, { hash })
+        return old
+      }
+    }
+    const value = await this.values.get(valueKey(n))
     if (value === undefined) throw new NotFoundError(`chunk not found: ${hash}`, { hash })
     return value
   }
 
-  async put (hash: string, bytes: Uint8Array): Promise<boolean> {
-    if (this.staged.has(hash) || this.writing?.has(hash) === true || await this.db.has('s' + hash)) return false
-    if (this.staged.has(hash) || this.writing?.has(hash) === true) return false // staged by a concurrent put meanwhile
-    // copy: callers may reuse their buffers after put resolves
-    this.staged.set(hash, Uint8Array.prototype.slice.call(bytes))
+  async put (hash: string, bytes: Bytes): Promise<boolean> {
+    if (this.staging(hash) || await this.index.has('s' + hash)) return false
+    if (this.staging(hash)) return false // staged by a concurrent put meanwhile
+    // callers may reuse their buffers once put resolves: a chunk that fills a
+    // batch is written before put resolves, so needs no copy; smaller ones do
+    const whole = bytes.byteLength >= VALUE_BATCH_BYTES
+    this.staged.set(hash, whole ? bytes : Uint8Array.prototype.slice.call(bytes))
     this.stagedBytes += bytes.byteLength
-    if (this.stagedBytes >= this.maxStagedBytes) await this.writeStaged(false)
+    if (whole || this.stagedBytes >= VALUE_BATCH_BYTES || this.pending.size >= MAX_PENDING) {
+      await this.lock.run(async () => {
+        await this.writeStaged()
+        if (this.pending.size >= MAX_PENDING) await this.commitIndex()
+      })
+    }
     return true
   }
 
   async flush (): Promise<void> {
-    await this.writeStaged(true)
+    await this.lock.run(async () => { await this.flushLocked() })
   }
 
-  private async writeStaged (sync: boolean): Promise<void> {
-    await this.lock.run(async () => {
-      if (this.staged.size === 0) {
-        if (sync && this.unsynced) {
-          await this.db.batch([{ type: 'del', key: '!sync' }], { sync: true })
-          this.unsynced = false
-        }
-        return
-      }
-      const staged = this.staged
-      this.writing = staged
-      this.staged = new Map()
-      this.stagedBytes = 0
-      const keys = [...staged.keys()]
-      const existing = await this.db.getMany(keys.map(h => 's' + h))
-      const counters = decodeCounters(await this.db.get(STATS_KEY))
-      const batch = this.db.batch()
-      keys.forEach((hash, i) => {
-        if (existing[i] !== undefined) return
+  private async flushLocked (): Promise<void> {
+    await this.writeStaged()
+    await this.commitIndex()
+    if (this.indexUnsynced) {
+      await syncLogs(this.path)
+      this.indexUnsynced = false
+    }
+  }
+
+  /** Write the staged chunks to the values database (not synced). Under the lock. */
+  private async writeStaged (): Promise<void> {
+    if (this.staged.size === 0) return
+    const staged = this.staged
+    this.writing = staged
+    this.staged = new Map()
+    this.stagedBytes = 0
+    try {
+      const hashes = [...staged.keys()]
+      // stored meanwhile (a put that checked the index just before a commit): nothing to write
+      const existing = await this.index.getMany(hashes.map(h => 's' + h))
+      const ops: Array<{ type: 'put', key: Bytes, value: Bytes }> = []
+      const numbered: Array<[string, { size: number, n: number }]> = []
+      hashes.forEach((hash, i) => {
+        if (existing[i] !== undefined || this.pending.has(hash)) return
         const bytes = staged.get(hash)!
-        batch.put('d' + hash, bytes)
-        batch.put('s' + hash, sizeValue(bytes.byteLength))
-        counters.count += 1
-        counters.bytes += bytes.byteLength
+        const n = this.next++
+        ops.push({ type: 'put', key: valueKey(n), value: bytes })
+        numbered.push([hash, { size: bytes.byteLength, n }])
       })
-      batch.put(STATS_KEY, encodeCounters(counters.count, counters.bytes))
-      await batch.write({ sync })
+      if (ops.length === 0) return
+      // the array form: LevelDB's copy of the batch is freed as soon as it is written
+      await this.values.batch(ops, { sync: false })
+      this.valuesUnsynced = true
+      for (const [hash, entry] of numbered) this.pending.set(hash, entry)
+    } finally {
       this.writing = undefined
-      this.unsynced = !sync
-    })
+    }
+  }
+
+  /** Make the written values durable, then index them (not synced). Under the lock. */
+  private async commitIndex (): Promise<void> {
+    if (this.pending.size === 0) return
+    if (this.valuesUnsynced) {
+      await syncLogs(this.valuesPath)
+      this.valuesUnsynced = false
+    }
+    const counters = decodeCounters(await this.index.get(STATS_KEY))
+    const ops: Array<{ type: 'put', key: string, value: Bytes }> = []
+    for (const [hash, { size, n }] of this.pending) {
+      ops.push({ type: 'put', key: 's' + hash, value: encodeIndex(size, n) })
+      counters.count += 1
+      counters.bytes += size
+    }
+    ops.push({ type: 'put', key: STATS_KEY, value: encodeCounters(counters.count, counters.bytes) })
+    ops.push({ type: 'put', key: NEXT_KEY, value: valueKey(this.next) })
+    await this.index.batch(ops, { sync: false })
+    this.indexUnsynced = true
+    this.pending.clear()
   }
 
   async delete (hashes: string[]): Promise<number> {
     if (hashes.length === 0) return 0
     return await this.lock.run(async () => {
       const unique = [...new Set(hashes)]
-      const sizes = await this.db.getMany(unique.map(h => 's' + h))
-      const counters = decodeCounters(await this.db.get(STATS_KEY))
-      const batch = this.db.batch()
+      // chunks not indexed yet: index them first, so that they are deleted too
+      if (unique.some(h => this.staging(h))) await this.flushLocked()
+      const entries = await this.index.getMany(unique.map(h => 's' + h))
+      const counters = decodeCounters(await this.index.get(STATS_KEY))
+      const ops: Array<{ type: 'put', key: string, value: Bytes } | { type: 'del', key: string }> = []
+      const dead: Bytes[] = []
       let freed = 0
       unique.forEach((hash, i) => {
-        const s = sizes[i]
-        if (s === undefined) return
-        const size = Buffer.from(s.buffer, s.byteOffset, s.byteLength).readUInt32BE(0)
-        batch.del('d' + hash)
-        batch.del('s' + hash)
+        const e = entries[i]
+        if (e === undefined) return
+        const { size, n } = decodeIndex(e)
+        ops.push({ type: 'del', key: 's' + hash })
+        if (n === undefined) {
+          ops.push({ type: 'del', key: 'd' + hash })
+        } else {
+          // compact() deletes the value again (should this batch be lost) and reclaims its space
+          ops.push({ type: 'put', key: markerKey(n), value: new Uint8Array(0) })
+          dead.push(valueKey(n))
+        }
         counters.count -= 1
         counters.bytes -= size
         freed += size
       })
-      batch.put(STATS_KEY, encodeCounters(counters.count, counters.bytes))
-      await batch.write({ sync: true })
+      if (ops.length === 0) return 0
+      ops.push({ type: 'put', key: STATS_KEY, value: encodeCounters(counters.count, counters.bytes) })
+      await this.index.batch(ops, { sync: false })
+      await syncLogs(this.path)
+      this.indexUnsynced = false
+      if (dead.length > 0) {
+        await this.values.batch(dead.map(key => ({ type: 'del' as const, key })), { sync: false })
+        this.valuesUnsynced = true
+      }
       return freed
     })
   }
 
   async * entries (): AsyncIterable<{ hash: string, size: number }> {
-    for await (const [key, value] of this.db.iterator({ gte: 's', lt: 't' })) {
-      yield { hash: key.slice(1), size: Buffer.from(value.buffer, value.byteOffset, value.byteLength).readUInt32BE(0) }
+    for await (const [key, value] of this.index.iterator({ gte: 's', lt: 't' })) {
+      yield { hash: key.slice(1), size: decodeIndex(value).size }
     }
   }
 
   async stats (): Promise<ChunkStoreStats> {
-    return decodeCounters(await this.db.get(STATS_KEY))
+    return decodeCounters(await this.index.get(STATS_KEY))
   }
 
   async compact (): Promise<CompactResult> {
-    // LevelDB reclaims deleted values during its own compactions; nudge it.
-    await this.db.compactRange('d', 'e')
+    await this.lock.run(async () => {
+      const markers: string[] = []
+      for await (const key of this.index.keys({ gt: 'x', lt: 'y' })) markers.push(key)
+      if (markers.length > 0) {
+        const numbers = markers.map(k => parseInt(k.slice(1), 16)).sort((a, b) => a - b)
+        await this.values.batch(numbers.map(n => ({ type: 'del' as const, key: valueKey(n) })), { sync: false })
+        await syncLogs(this.valuesPath)
+        this.valuesUnsynced = false
+        // compact each run of consecutive deleted values: rewrites little besides them
+        let start = numbers[0]
+        for (let i = 1; i <= numbers.length; i++) {
+          if (i < numbers.length && numbers[i] === numbers[i - 1] + 1) continue
+          await this.values.compactRange(valueKey(start), valueKey(numbers[i - 1]))
+          if (i < numbers.length) start = numbers[i]
+        }
+        await this.index.batch(markers.map(key => ({ type: 'del' as const, key })), { sync: false })
+        this.indexUnsynced = true
+      }
+      // chunks of the earlier layout
+      await this.index.compactRange('d', 'e')
+    })
     return { reclaimed_bytes: 0, files_removed: 0 }
   }
 }
