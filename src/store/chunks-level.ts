@@ -177,8 +177,13 @@ export class LevelChunkStore implements ChunkStore {
     return this.staged.has(hash) || this.writing?.has(hash) === true || this.pending.has(hash)
   }
 
+  /** Index lookups are synchronous: small values, mostly in memory, and no await between check and staging in put. */
+  private indexed (hash: string): Bytes | undefined {
+    return this.index.getSync('s' + hash)
+  }
+
   async has (hash: string): Promise<boolean> {
-    return this.staging(hash) || await this.index.has('s' + hash)
+    return this.staging(hash) || this.indexed(hash) !== undefined
   }
 
   async get (hash: string): Promise<Bytes> {
@@ -188,7 +193,7 @@ export class LevelChunkStore implements ChunkStore {
     const written = this.pending.get(hash)
     let n = written?.n
     if (n === undefined) {
-      const entry = await this.index.get('s' + hash)
+      const entry = this.indexed(hash)
       if (entry === undefined) throw new NotFoundError(`chunk not found: ${hash}`, { hash })
       n = decodeIndex(entry).n
       if (n === undefined) {
@@ -203,8 +208,7 @@ export class LevelChunkStore implements ChunkStore {
   }
 
   async put (hash: string, bytes: Bytes): Promise<boolean> {
-    if (this.staging(hash) || await this.index.has('s' + hash)) return false
-    if (this.staging(hash)) return false // staged by a concurrent put meanwhile
+    if (this.staging(hash) || this.indexed(hash) !== undefined) return false
     // callers may reuse their buffers once put resolves: a chunk that fills a
     // batch is written before put resolves, so needs no copy; smaller ones do
     const whole = bytes.byteLength >= VALUE_BATCH_BYTES
@@ -240,19 +244,14 @@ export class LevelChunkStore implements ChunkStore {
     this.staged = new Map()
     this.stagedBytes = 0
     try {
-      const hashes = [...staged.keys()]
-      // stored meanwhile (a put that checked the index just before a commit): nothing to write
-      const existing = await this.index.getMany(hashes.map(h => 's' + h))
+      // put checks and stages with no await in between: no chunk here is indexed or pending
       const ops: Array<{ type: 'put', key: Bytes, value: Bytes }> = []
       const numbered: Array<[string, { size: number, n: number }]> = []
-      hashes.forEach((hash, i) => {
-        if (existing[i] !== undefined || this.pending.has(hash)) return
-        const bytes = staged.get(hash)!
+      for (const [hash, bytes] of staged) {
         const n = this.next++
         ops.push({ type: 'put', key: valueKey(n), value: bytes })
         numbered.push([hash, { size: bytes.byteLength, n }])
-      })
-      if (ops.length === 0) return
+      }
       // the array form: LevelDB's copy of the batch is freed as soon as it is written
       await this.values.batch(ops, { sync: false })
       this.valuesUnsynced = true
