@@ -8,7 +8,7 @@
  * its work goes to the others; when none is left the fetch fails and nothing
  * partial stays behind (the import is abandoned and swept).
  */
-import { AbortedError, CorruptDataError, FetchFailedError, NotFoundError, ProtocolError } from '../errors.js'
+import { AbortedError, CorruptDataError, FetchFailedError, InsufficientStorageError, NotFoundError, ProtocolError } from '../errors.js'
 import { sha256hex } from '../content/hash.js'
 import { FileVerifier } from '../content/hasher.js'
 import type { ChunkHasher } from '../content/hasher.js'
@@ -273,6 +273,7 @@ export class Fetcher {
       } catch (err: any) {
         if (err instanceof AbortedError || signal?.aborted === true) throw err
         if (err instanceof FetchFailedError) throw err // every provider is gone
+        if (err instanceof InsufficientStorageError) throw err // our disk, not the provider: no other provider helps
         // the provider whose metadata/list we used lied or broke: drop it, try the next
         this.drop(p, String(err?.message ?? err))
         failures.push(`${p.peer}: ${String(err?.message ?? err)}`)

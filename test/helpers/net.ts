@@ -16,12 +16,12 @@ export interface TestNode {
 
 export const TEST_CHUNK = 64 * 1024
 
-export function netConfig (dir: string, network: Record<string, unknown> = {}, replication: Record<string, unknown> = {}): ReturnType<typeof loadConfig> {
+export function netConfig (dir: string, network: Record<string, unknown> = {}, replication: Record<string, unknown> = {}, storage: Record<string, unknown> = {}): ReturnType<typeof loadConfig> {
   return loadConfig({
     dataDir: dir,
     env: {},
     overrides: {
-      storage: { chunk_size: TEST_CHUNK },
+      storage: { chunk_size: TEST_CHUNK, ...storage },
       network: { host: '127.0.0.1', port: 0, search_timeout_ms: 4000, request_timeout_ms: 10_000, reprovide_interval_s: 0, ...network },
       // replication is off (factor 1) unless a test asks for it: other tests count copies and connections
       replication: { factor: 1, ...replication }
@@ -29,10 +29,10 @@ export function netConfig (dir: string, network: Record<string, unknown> = {}, r
   })
 }
 
-export async function startNode (options: { dir?: string, network?: Record<string, unknown>, replication?: Record<string, unknown> } = {}): Promise<TestNode> {
+export async function startNode (options: { dir?: string, network?: Record<string, unknown>, replication?: Record<string, unknown>, storage?: Record<string, unknown> } = {}): Promise<TestNode> {
   const tmp = options.dir === undefined ? await tempDir('openhash-net-') : undefined
   const dir = options.dir ?? tmp!.path
-  const node = await LocalNode.open(netConfig(dir, options.network, options.replication), 'net-test')
+  const node = await LocalNode.open(netConfig(dir, options.network, options.replication, options.storage), 'net-test')
   const logs: string[] = []
   await node.startNetwork((line) => logs.push(line))
   for (const a of node.net!.addresses()) if (!a.startsWith('/ip4/127.0.0.1/')) throw new Error(`non-loopback address ${a}`)
