@@ -320,3 +320,28 @@ describe('rate limits count per token, and refusals are audited', () => {
     expect(entries[0]).toMatchObject({ action: 'upload.file', status: 429, outcome: 'RATE_LIMITED', actor: { token_id: a.id, token_name: 'rl-a' } })
   })
 })
+
+describe('tokens in process (no daemon): the data directory is the root of trust', () => {
+  it('create, list, revoke with the CLI on a stopped daemon\'s store; the daemon then honours them', async () => {
+    const dir = await tempDir('openhash-auth-local-')
+    try {
+      const created = await cliJson(['token', 'create', '-n', 'offline', '-s', 'admin'], { dataDir: dir.path })
+      expect(created).toMatchObject({ name: 'offline', scopes: ['admin'], status: 'active' })
+      expect((await cliJson(['token', 'list'], { dataDir: dir.path })).map((t: any) => t.id)).toEqual([created.id])
+      expectCleanError(await runCli(['token', 'show', 'nothex'], { dataDir: dir.path }), /no such token|invalid token id/)
+      expectCleanError(await runCli(['token', 'create', '-n', 'x', '-s', 'root'], { dataDir: dir.path }), /unknown scope "root"/)
+      // a store that already has a token gets no new admin token at the daemon's first start
+      const d = await startDaemon(dir.path, { args: ['--no-network', '-c', 'api.auth=on'] })
+      try {
+        await until('the banner', () => d.output().includes('Peer network'))
+        expect(d.output()).not.toMatch(/Admin token/)
+        expect((await fetch(`${d.url}/tokens`, { headers: bearer(created.token) })).status).toBe(200)
+      } finally {
+        await d.stop()
+      }
+      expect((await cliJson(['token', 'revoke', created.id], { dataDir: dir.path })).status).toBe('revoked')
+    } finally {
+      await dir.cleanup()
+    }
+  })
+})
