@@ -597,7 +597,9 @@ export class Repo {
       const ops: KvOp[] = keys.map((h, i) => ({ type: 'put', key: K.chunkRef(h), value: Buffer.from(String(num(current[i]) + counts.get(h)!)) }))
       ops.push({ type: 'put', key: K.segment(mid, seq), value: Buffer.from(seg.join(''), 'hex') })
       if (seq === 0) ops.push({ type: 'put', key: K.manifest(mid), value: enc({ state: 'staging', created_at: new Date().toISOString() }) })
-      await this.kv.batch(ops)
+      // synced: a later synced batch does not make this one durable when LevelDB switched
+      // memtables in between (it closes the old log without fsync); one fsync per 256 chunks
+      await this.kv.batch(ops, { sync: true })
     })
     guard.releaseChunks(seg)
   }
@@ -648,7 +650,7 @@ export class Repo {
             return n > 0 ? { type: 'put', key: K.chunkRef(h), value: Buffer.from(String(n)) } : { type: 'del', key: K.chunkRef(h) }
           })
           ops.push({ type: 'del', key })
-          await this.kv.batch(ops)
+          await this.kv.batch(ops, { sync: true }) // see commitSegment
         }
       })
       if (onZeroed !== undefined && zeroed.length > 0) await onZeroed(zeroed)
