@@ -135,7 +135,9 @@ describe('auth on: tokens and scopes', () => {
 
     // the store keeps hashes only: no token secret appears in any file but admin.token
     await d.stop()
-    const secrets = [t.token, renewed.token].map(s => s.split('_')[2])
+    // the secret: everything after ohk_<16 hex>_ (it may itself contain '_')
+    const secrets = [t.token, renewed.token].map(s => s.slice('ohk_'.length + 17))
+    for (const sec of secrets) expect(sec).toHaveLength(43)
     const files = (await readdir(dir.path, { recursive: true, withFileTypes: true })).filter(e => e.isFile() && e.name !== 'admin.token')
     expect(files.length).toBeGreaterThan(0)
     for (const f of files) {
