@@ -20,6 +20,7 @@ import type { Context, MiddlewareHandler } from 'hono'
 import type { TokenInfo, Scope } from '../auth/tokens.js'
 import { grants } from '../auth/tokens.js'
 import { ForbiddenError, UnauthorizedError } from '../errors.js'
+import { isLoopbackHost } from './request-info.js'
 
 export type Principal =
   | { kind: 'token', id: string, name: string, scopes: Scope[] }
@@ -68,7 +69,6 @@ function bearer (c: Context): string | undefined {
   return m[1]
 }
 
-const LOOPBACK_HOST = /^(localhost|[a-z0-9-]+\.localhost|127(\.\d{1,3}){3}|\[::1\])(:\d{1,5})?$/i
 
 export function isCrossOrigin (c: Context): boolean {
   const site = c.req.header('sec-fetch-site')
@@ -102,7 +102,7 @@ export function authMiddleware (options: AuthOptions): MiddlewareHandler {
     c.set('principal' as never, state.principal as never)
     const path = c.req.path
     const method = c.req.method
-    if (options.loopbackOnly && !LOOPBACK_HOST.test(c.req.header('host') ?? '')) {
+    if (options.loopbackOnly && !isLoopbackHost(c.req.header('host') ?? '')) {
       throw new ForbiddenError(`Host "${c.req.header('host') ?? ''}" is not served here: this API listens on loopback only (DNS-rebinding protection)`)
     }
     const { need, publicRead, upload } = requirement(method, path)

@@ -88,6 +88,19 @@ export function isLoopback (ip: string): boolean {
   return a.startsWith('127.') || a === '::1' || a === '0:0:0:0:0:0:0:1'
 }
 
+/**
+ * Whether a host name (a listen address, or a Host header with or without
+ * its port) names this machine's loopback: localhost, *.localhost,
+ * 127.x.x.x, ::1.
+ */
+export function isLoopbackHost (host: string): boolean {
+  const m = /^\[([^\]]*)\](?::\d{1,5})?$/.exec(host)
+  // a bare IPv6 address (several colons, no brackets) has no port to strip
+  const bare = m === null && (host.match(/:/g)?.length ?? 0) > 1
+  const h = (m !== null ? m[1] : bare ? host : host.replace(/:\d{1,5}$/, '')).toLowerCase()
+  return h === 'localhost' || h.endsWith('.localhost') || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h)
+}
+
 /** The route pattern of a request among `known` ones (bounded: never the raw path), else `unmatched`. */
 export function routeOf (c: Context<any>, known: ReadonlySet<string>): string {
   for (const r of matchedRoutes(c)) if (known.has(r.path)) return r.path

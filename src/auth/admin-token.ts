@@ -30,8 +30,3 @@ export async function readAdminToken (dataDir: string): Promise<string | undefin
     return undefined
   }
 }
-
-export function isLoopbackHost (host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '').toLowerCase()
-  return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h)
-}
