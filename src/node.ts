@@ -14,7 +14,7 @@ import type { Config } from './config.js'
 import { packageRoot } from './config.js'
 import type { OpenedStore } from './store/open.js'
 import { openStore } from './store/open.js'
-import type { ContentInfo, GcResult, OperationOptions, PinRecord, VerifyResult } from './store/repo.js'
+import type { ContentInfo, GcResult, OperationOptions, PinRecord, QuotaStatus, VerifyResult } from './store/repo.js'
 import { DEFAULT_PRIORITY, MAX_PRIORITY, MIN_PRIORITY, Repo } from './store/repo.js'
 import type { Network } from './net/network.js'
 import { PinQueue } from './net/pin-queue.js'
@@ -74,17 +74,7 @@ export interface NodeStats {
     disk_bytes?: number
     backend: string
     chunk_size: number
-    /** What the quota counts: unique chunk bytes stored (stored_bytes, plus chunks of adds still being written). */
-    used_bytes: number
-    /** storage.max_bytes; 0 = unlimited. */
-    max_bytes: number
-    /** Fractions of max_bytes: past gc_high_water after a write, cached content is evicted down to gc_low_water. */
-    gc_high_water: number
-    gc_low_water: number
-    /** Cached objects evicted to make room, and the chunk bytes that freed, since the node started. */
-    evicted_objects: number
-    evicted_bytes: number
-  }
+  } & QuotaStatus // used_bytes, max_bytes, the water marks, what was evicted (store/repo.ts)
   replication: {
     /** Copies of every pin the node keeps in the network, its own included (`replication.factor`). */
     replication_factor: number

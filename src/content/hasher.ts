@@ -105,9 +105,26 @@ export interface ChunkHasher {
   dispose: () => void
 }
 
-export class FileHasher implements ChunkHasher {
-  private readonly id = ++nextId
-  private done = false
+/** One file's whole-file hash on the worker: its id there, digest and dispose. */
+abstract class WorkerFile {
+  protected readonly id = ++nextId
+  protected done = false
+
+  /** The whole file's SHA-256 (lowercase hex) over every chunk taken so far, in order. */
+  async digest (): Promise<string> {
+    this.done = true
+    return (await request({ op: 'digest', id: this.id })).hex
+  }
+
+  /** Forget an unfinished file (after a failure); no-op once digested. */
+  dispose (): void {
+    if (this.done) return
+    this.done = true
+    worker?.postMessage({ op: 'drop', id: this.id })
+  }
+}
+
+export class FileHasher extends WorkerFile implements ChunkHasher {
 
   /**
    * The chunk's SHA-256 (lowercase hex); its bytes also go into the whole-file
@@ -122,18 +139,6 @@ export class FileHasher implements ChunkHasher {
     return { hash: reply.hex, bytes: Buffer.from(back.buffer, back.byteOffset, back.byteLength) }
   }
 
-  /** The whole file's SHA-256 (lowercase hex) over every chunk passed so far, in order. */
-  async digest (): Promise<string> {
-    this.done = true
-    return (await request({ op: 'digest', id: this.id })).hex
-  }
-
-  /** Forget an unfinished file (after a failure); no-op once digested. */
-  dispose (): void {
-    if (this.done) return
-    this.done = true
-    worker?.postMessage({ op: 'drop', id: this.id })
-  }
 }
 
 /** The outcome of FileVerifier.check. */
@@ -155,9 +160,7 @@ export interface CheckResult {
  * one sent after a corrupt one, which comes back neither fed nor corrupt) is
  * simply checked again, once its replacement is fed.
  */
-export class FileVerifier {
-  private readonly id = ++nextId
-  private done = false
+export class FileVerifier extends WorkerFile {
 
   /**
    * Check chunk `index` against `expect` (lowercase hex). `bytes` must be the
@@ -172,16 +175,4 @@ export class FileVerifier {
     return { fed, corrupt: !fed && reply.hex !== '', bytes: Buffer.from(back.buffer, back.byteOffset, back.byteLength) }
   }
 
-  /** The SHA-256 (lowercase hex) of every chunk fed so far, in order. */
-  async digest (): Promise<string> {
-    this.done = true
-    return (await request({ op: 'digest', id: this.id })).hex
-  }
-
-  /** Forget an unfinished file (after a failure); no-op once digested. */
-  dispose (): void {
-    if (this.done) return
-    this.done = true
-    worker?.postMessage({ op: 'drop', id: this.id })
-  }
 }

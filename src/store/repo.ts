@@ -104,10 +104,11 @@ export interface QuotaOptions {
 }
 
 export interface QuotaStatus {
-  /** Unique chunk bytes stored (what the quota counts). */
+  /** What the quota counts: unique chunk bytes stored (stored_bytes, plus chunks of adds still being written). */
   used_bytes: number
   /** storage.max_bytes; 0 = unlimited. */
   max_bytes: number
+  /** Fractions of max_bytes: past gc_high_water after a write, cached content is evicted down to gc_low_water. */
   gc_high_water: number
   gc_low_water: number
   /** Objects and chunk bytes evicted to make room since the store was opened. */
