@@ -525,7 +525,11 @@ export class Repo {
       while (window.length > 0) await collect()
       throwIfAborted(options.signal)
       await inflight
-      if (seg.length > 0 || seq === 0) await this.commitSegment(mid, seq++, seg, guard)
+      // A file of one segment (most files) commits its segment and counts in the final synced
+      // batch: one fsync, not two. Longer files committed their segments as they went.
+      const single = seq === 0
+      if (single) await this.chunks.flush()
+      else if (seg.length > 0) await this.commitSegment(mid, seq++, seg, guard)
       const hash = await hasher.digest()
       if (options.expectHash !== undefined && hash !== options.expectHash) {
         // content from a peer that is not what was asked for: never committed, swept below
@@ -534,12 +538,13 @@ export class Repo {
       const { record, dedup } = await this.lock.run(async () => {
         const existing = await this.getObject(hash)
         if (existing !== undefined) {
-          const ops: KvOp[] = [{ type: 'put', key: K.manifest(mid), value: enc({ state: 'released', created_at: new Date().toISOString() }) }]
+          // single: no manifest was ever written; this add's chunks are swept below
+          const ops: KvOp[] = single ? [] : [{ type: 'put', key: K.manifest(mid), value: enc({ state: 'released', created_at: new Date().toISOString() }) }]
           if (options.added && !existing.added) {
             existing.added = true
             ops.push({ type: 'put', key: K.object(hash), value: enc(existing) })
           }
-          await this.kv.batch(ops, { sync: true })
+          if (ops.length > 0) await this.kv.batch(ops, { sync: true })
           guard.protectObject(hash)
           return { record: existing, dedup: true }
         }
@@ -562,17 +567,22 @@ export class Repo {
         counters.objects++
         counters.files++
         counters.logical_bytes += size
-        await this.kv.batch([
+        const ops: KvOp[] = single ? await this.segmentOps(mid, 0, seg) : []
+        ops.push(
           { type: 'put', key: K.object(hash), value: enc(record) },
           { type: 'put', key: K.manifest(mid), value: enc({ state: 'live', object: hash, created_at: now }) },
           { type: 'put', key: K.counters, value: enc(counters) }
-        ], { sync: true })
+        )
+        await this.kv.batch(ops, { sync: true })
         guard.protectObject(hash)
         return { record, dedup: false }
       })
       committed = true
       this.touch(hash)
-      if (dedup) await this.releaseManifest(mid)
+      if (single) {
+        guard.releaseChunks(seg) // counted now (or, after a dedup, never: unreferenced ones are swept)
+        if (dedup) await this.sweepChunks(seg).catch(() => {})
+      } else if (dedup) await this.releaseManifest(mid)
       this.afterWrite(hash)
       return record
     } catch (err) {
@@ -591,18 +601,24 @@ export class Repo {
   private async commitSegment (mid: string, seq: number, seg: string[], guard: Guard): Promise<void> {
     await this.chunks.flush()
     await this.lock.run(async () => {
-      const counts = new Map<string, number>()
-      for (const h of seg) counts.set(h, (counts.get(h) ?? 0) + 1)
-      const keys = [...counts.keys()]
-      const current = await this.kv.getMany(keys.map(K.chunkRef))
-      const ops: KvOp[] = keys.map((h, i) => ({ type: 'put', key: K.chunkRef(h), value: Buffer.from(String(num(current[i]) + counts.get(h)!)) }))
-      ops.push({ type: 'put', key: K.segment(mid, seq), value: Buffer.from(seg.join(''), 'hex') })
+      const ops = await this.segmentOps(mid, seq, seg)
       if (seq === 0) ops.push({ type: 'put', key: K.manifest(mid), value: enc({ state: 'staging', created_at: new Date().toISOString() }) })
       // synced: a later synced batch does not make this one durable when LevelDB switched
       // memtables in between (it closes the old log without fsync); one fsync per 256 chunks
       await this.kv.batch(ops, { sync: true })
     })
     guard.releaseChunks(seg)
+  }
+
+  /** The segment and its chunk-count increments (read-modify-write: call under the lock). */
+  private async segmentOps (mid: string, seq: number, seg: string[]): Promise<KvOp[]> {
+    const counts = new Map<string, number>()
+    for (const h of seg) counts.set(h, (counts.get(h) ?? 0) + 1)
+    const keys = [...counts.keys()]
+    const current = await this.kv.getMany(keys.map(K.chunkRef))
+    const ops: KvOp[] = keys.map((h, i) => ({ type: 'put', key: K.chunkRef(h), value: Buffer.from(String(num(current[i]) + counts.get(h)!)) }))
+    ops.push({ type: 'put', key: K.segment(mid, seq), value: Buffer.from(seg.join(''), 'hex') })
+    return ops
   }
 
   /** An add that failed or was aborted: unwind its manifest and sweep what it alone wrote. */
