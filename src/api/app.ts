@@ -133,6 +133,17 @@ function intParam (c: C, name: string, min: number, max: number): number | undef
   return Number(raw)
 }
 
+const DATE_RE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})?)?$/
+
+/** A modification time from a form field: an RFC 3339 / ISO 8601 date(-time), kept as sent. */
+function modTime (field: string, value: string | undefined): string | undefined {
+  if (value === undefined || value === '') return undefined
+  if (!DATE_RE.test(value) || Number.isNaN(Date.parse(value))) {
+    throw new InvalidArgumentError(`${field} must be an RFC 3339 date-time such as 2025-07-28T11:24:31Z, got "${value.slice(0, 100)}"`, { field })
+  }
+  return value
+}
+
 /** Last path segment of an uploaded file's name (browsers and curl may send paths). */
 function baseName (name: string): string {
   const parts = name.split(/[/\\]/).filter(s => s !== '')
@@ -220,7 +231,7 @@ export function createApp (node: OpenHashNode, options: ApiOptions): Hono<Env> {
       requireUploadAuth(c)
       if (part.name !== 'file') continue // other file fields are drained and ignored
       const filename = fields.filename ?? (baseName(part.filename) || 'upload')
-      const res = await node.addStream(prefetch(part.body, PREFETCH_BYTES, PREFETCH), { filename, mod_time: fields.mod_time }, { signal: options.signal })
+      const res = await node.addStream(prefetch(part.body, PREFETCH_BYTES, PREFETCH), { filename, mod_time: modTime('mod_time', fields.mod_time) }, { signal: options.signal })
       return c.json({ hash: res.hash, cid: cidString(res.hash), size: res.size, filename: res.filename, message: 'File uploaded successfully', mime_type: res.mime_type, is_directory: false })
     }
     requireUploadAuth(c)
@@ -233,20 +244,20 @@ export function createApp (node: OpenHashNode, options: ApiOptions): Hono<Env> {
     const parts = partsOf(c)
     async function * tree (): AsyncGenerator<TreePart> {
       let path: string | undefined
-      let modTime: string | undefined
+      let modTimeField: string | undefined
       let items = 0
       for await (const part of parts) {
         if (part.kind === 'field') {
           switch (part.name) {
             case 'access_token': await acceptFormToken(c, options.auth, part.value); break
             case 'name': meta.name = part.value; break
-            case 'root_mod_time': meta.mod_time = part.value; break
+            case 'root_mod_time': meta.mod_time = modTime('root_mod_time', part.value); break
             case 'path': path = part.value; break
-            case 'mod_time': modTime = part.value; break
+            case 'mod_time': modTimeField = modTime('mod_time', part.value); break
             case 'directory':
               items++
-              yield { kind: 'dir', path: part.value, mod_time: modTime }
-              modTime = undefined
+              yield { kind: 'dir', path: part.value, mod_time: modTimeField }
+              modTimeField = undefined
               break
           }
           continue
@@ -255,9 +266,9 @@ export function createApp (node: OpenHashNode, options: ApiOptions): Hono<Env> {
         const rel = path ?? part.filename
         if (rel === '') throw new InvalidArgumentError(`file part "${part.name}" has no relative path: give it a filename such as "docs/a.txt" or a preceding "path" field`)
         items++
-        yield { kind: 'file', path: rel, source: prefetch(part.body, PREFETCH_BYTES, PREFETCH), mod_time: modTime }
+        yield { kind: 'file', path: rel, source: prefetch(part.body, PREFETCH_BYTES, PREFETCH), mod_time: modTimeField }
         path = undefined
-        modTime = undefined
+        modTimeField = undefined
       }
       requireUploadAuth(c)
       // nothing at all is not a folder: most likely a client that sent the wrong form

@@ -182,6 +182,30 @@ describe('fuzz: malformed requests at a running daemon', () => {
     expect((await fetch(`${d.url}/health`)).status).toBe(200)
   }, 120_000)
 
+  it('mod_time fields must be dates: 400 otherwise, and nothing is stored', async () => {
+    const before = await snapshot()
+    for (const bad of ['yesterday', '2025-13-45T99:99:99Z', '1e9', '<script>', '2025-07-28 11:24']) {
+      const form = new FormData()
+      form.append('mod_time', bad)
+      form.append('file', new Blob(['dated']), 'dated.txt')
+      const res = await fetch(`${d.url}/upload/file`, { method: 'POST', body: form })
+      expect(res.status, bad).toBe(400)
+      expect(((await res.json()) as any).error_code).toBe('INVALID_ARGUMENT')
+      const folder = new FormData()
+      folder.append('root_mod_time', bad)
+      folder.append('file', new Blob(['x']), 'd/x.txt')
+      expect((await fetch(`${d.url}/upload/folder`, { method: 'POST', body: folder })).status, bad).toBe(400)
+    }
+    expect(await snapshot()).toEqual(before)
+    // the reference's own format (nanoseconds and an offset) is kept as sent
+    const good = '2025-07-28T11:24:31.585560549-04:00'
+    const form = new FormData()
+    form.append('mod_time', good)
+    form.append('file', new Blob(['dated ok']), 'dated.txt')
+    const up = await (await fetch(`${d.url}/upload/file`, { method: 'POST', body: form })).json() as any
+    expect(((await (await fetch(`${d.url}/info/${up.hash}`)).json()) as any).mod_time).toBe(good)
+  })
+
   it('the store still verifies and holds what it held', async () => {
     const res = await fetch(`${d.url}/download/${good}`)
     expect(await res.text()).toBe('fuzz target content\n')
