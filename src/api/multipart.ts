@@ -112,6 +112,10 @@ export async function * parseMultipart (req: IncomingMessage, options: Multipart
   const push = (item: typeof queue[number]): void => { queue.push(item); wake?.(); wake = undefined }
   bb.on('field', (name, value) => push({ part: { kind: 'field', name, value } }))
   bb.on('file', (name, stream, info) => {
+    // a part the consumer never reads (it stopped at an earlier field) still gets busboy's
+    // "Unexpected end of file" when busboy is destroyed below: never an unhandled 'error'
+    // (that would crash the daemon); pieces() listens for the errors of parts it reads
+    stream.on('error', () => {})
     push({ part: { kind: 'file', name, filename: decodeFilename(info.filename ?? ''), mimeType: info.mimeType, body: counted(stream) }, stream })
   })
   bb.on('close', () => push({ end: true }))
