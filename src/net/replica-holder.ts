@@ -60,7 +60,7 @@ export class ReplicaHolder implements ReplicaPolicy {
 
   async store (owner: string, req: ReplicateRequest, signal: AbortSignal): Promise<void> {
     const { repo } = this.options
-    const existed = (await repo.holds()).get(req.hash)?.some(h => h.owner === owner) ?? false
+    const existed = (await repo.holdsOf(req.hash)).some(h => h.owner === owner)
     try {
       // the hold first: once the object commits it is never collected or evicted
       await repo.hold(req.hash, owner, { size: req.size, priority: req.priority })
@@ -86,7 +86,7 @@ export class ReplicaHolder implements ReplicaPolicy {
   async have (owner: string, hash: string): Promise<{ have: boolean, held_for_you: boolean }> {
     const { repo } = this.options
     const have = await repo.getObject(hash) !== undefined
-    const held = (await repo.holds()).get(hash)?.some(h => h.owner === owner) ?? false
+    const held = (await repo.holdsOf(hash)).some(h => h.owner === owner)
     return { have, held_for_you: held && have }
   }
 

@@ -854,6 +854,13 @@ export class Repo {
     return out
   }
 
+  /** The holds of one hash (a prefix read, not a scan of every hold). */
+  async holdsOf (hash: string): Promise<HoldRecord[]> {
+    const out: HoldRecord[] = []
+    for await (const [, v] of this.kv.iterate({ prefix: K.holds(hash) })) out.push(dec<HoldRecord>(v))
+    return out
+  }
+
   /** Whether something keeps `hash` from collection: a pin or a hold. */
   async isKept (hash: string): Promise<boolean> {
     if (await this.kv.get(K.pin(hash)) !== undefined) return true
