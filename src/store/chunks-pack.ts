@@ -33,6 +33,13 @@ export interface PackChunkStoreInit {
   maxPackBytes?: number
   /** compact() rewrites packs whose live fraction is below this. */
   compactThreshold?: number
+  /**
+   * Start a background fdatasync of the pack each time this many bytes were
+   * appended since the last one (0: never), so the page cache is written back
+   * while a large add or fetch goes on and its final flush has little left to
+   * sync. Durability does not depend on it: flush() still syncs everything.
+   */
+  syncAheadBytes?: number
 }
 
 function encodeLocation (loc: Location): Uint8Array {
@@ -66,10 +73,15 @@ export class PackChunkStore implements ChunkStore {
   /** Serialises flushes; appends go on while a flush syncs. */
   private readonly flushLock = new Mutex()
   private readonly indexLock = new Mutex()
+  private readonly syncAheadBytes: number
+  /** Bytes appended since the last background sync started, and whether one runs. */
+  private unsyncedBytes = 0
+  private syncingAhead = false
 
   constructor (private readonly dir: string, private readonly kv: KvStore, init: PackChunkStoreInit = {}) {
     this.maxPackBytes = init.maxPackBytes ?? 256 * 1024 * 1024
     this.compactThreshold = init.compactThreshold ?? 0.5
+    this.syncAheadBytes = init.syncAheadBytes ?? 16 * 1024 * 1024
   }
 
   async open (): Promise<void> {
@@ -185,7 +197,20 @@ export class PackChunkStore implements ChunkStore {
     w.dirty = true
     await w.fh.writev([header, bytes], loc.offset)
     this.staged.set(hash, loc)
+    this.unsyncedBytes += HEADER + bytes.byteLength
+    if (this.syncAheadBytes > 0 && this.unsyncedBytes >= this.syncAheadBytes && !this.syncingAhead) this.syncAhead(w.fh)
     return loc
+  }
+
+  /**
+   * Write back what was appended so far, in the background (appends go on).
+   * Only a head start for the next flush, which syncs again and reports
+   * errors: a failure here is ignored. FileHandle.close() waits for it.
+   */
+  private syncAhead (fh: FileHandle): void {
+    this.syncingAhead = true
+    this.unsyncedBytes = 0
+    fh.datasync().catch(() => {}).finally(() => { this.syncingAhead = false })
   }
 
   async flush (): Promise<void> {

@@ -17,9 +17,9 @@ chunkStoreCompliance('LevelChunkStore', {
 })
 
 /** A pack store owns its KV index: opening/closing the store opens/closes the KV with it here. */
-function packWithKv (dir: string, maxPackBytes: number): PackChunkStore {
+function packWithKv (dir: string, maxPackBytes: number, syncAheadBytes?: number): PackChunkStore {
   const kv = new LevelKv(join(dir, 'meta'))
-  const store = new PackChunkStore(join(dir, 'packs'), kv, { maxPackBytes })
+  const store = new PackChunkStore(join(dir, 'packs'), kv, { maxPackBytes, syncAheadBytes })
   const open = store.open.bind(store)
   const close = store.close.bind(store)
   store.open = async () => { await kv.open(); await open() }
@@ -32,6 +32,14 @@ chunkStoreCompliance('PackChunkStore', {
     const dir = await tempDir()
     // small packs so compaction and rotation are exercised
     return { store: packWithKv(dir.path, 64 * 1024), reopen: async () => packWithKv(dir.path, 64 * 1024), cleanup: dir.cleanup }
+  }
+})
+
+// a background fdatasync after every append: syncs race appends, rotation, flush and close
+chunkStoreCompliance('PackChunkStore (sync ahead of every append)', {
+  async make () {
+    const dir = await tempDir()
+    return { store: packWithKv(dir.path, 64 * 1024, 1), reopen: async () => packWithKv(dir.path, 64 * 1024, 1), cleanup: dir.cleanup }
   }
 })
 
