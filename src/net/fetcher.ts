@@ -29,6 +29,8 @@ export interface FetcherDeps {
   findProviders: (hash: string, signal: AbortSignal) => AsyncIterable<string>
   /** Dial the peer (if needed) and open an exchange stream. */
   openSession: (peer: string, signal: AbortSignal) => Promise<ExchangeSession>
+  /** Called with each fetched chunk once it is written to the store (its memory may be reused, e.g. by the sessions' BufferPool). */
+  release?: (bytes: Uint8Array) => void
   log?: (msg: string) => void
 }
 
@@ -453,7 +455,7 @@ export class Fetcher {
         guard,
         expectHash: hash,
         signal,
-        prehashed: own ? { hasher: prehashed, chunkSize: cs } : undefined
+        prehashed: own ? { hasher: prehashed, chunkSize: cs, release: this.deps.release } : undefined
       })
     } finally {
       finished = true

@@ -147,9 +147,10 @@ export interface ImportOptions extends OperationOptions {
   /**
    * Chunks of `chunkSize` bytes whose hashes the caller already knows (e.g. chunks checked against a
    * peer's chunk list as they arrived): `hasher` names each and gives the whole-file hash, instead of
-   * a FileHasher hashing them again.
+   * a FileHasher hashing them again. `release`, when given, is called with each chunk (as the hasher
+   * returned it) once it is written: the import no longer uses its memory.
    */
-  prehashed?: { hasher: ChunkHasher, chunkSize: number }
+  prehashed?: { hasher: ChunkHasher, chunkSize: number, release?: (bytes: Uint8Array) => void }
 }
 
 export interface FileMeta {
@@ -432,7 +433,12 @@ export class Repo {
     }
   }
 
-  async readChunk (h: string): Promise<Uint8Array> {
+  /**
+   * One chunk's bytes. With storage.verify_on_read they are checked against
+   * their hash first (CORRUPT_DATA if damaged), unless `verify` is false: for
+   * readers that check every chunk themselves (a peer fetching from us).
+   */
+  async readChunk (h: string, options: { verify?: boolean } = {}): Promise<Uint8Array> {
     let bytes: Uint8Array
     try {
       bytes = await this.chunks.get(h)
@@ -440,7 +446,7 @@ export class Repo {
       if (err?.code === 'NOT_FOUND') throw new CorruptDataError(`missing chunk ${h}`, { chunk: h }, { cause: err })
       throw err
     }
-    if (this.verifyOnRead && await sha256hexAsync(bytes) !== h) throw new CorruptDataError(`chunk ${h} is corrupt`, { chunk: h })
+    if (this.verifyOnRead && options.verify !== false && await sha256hexAsync(bytes) !== h) throw new CorruptDataError(`chunk ${h} is corrupt`, { chunk: h })
     return bytes
   }
 
@@ -516,6 +522,7 @@ export class Repo {
             this.reserved -= reserved
           }
           pool?.give(bytes) // written (or copied by the store): the buffer may be reused
+          options.prehashed?.release?.(bytes)
           return h
         })()
         put.catch(() => {}) // observed when collected (or settled on failure); never an unhandled rejection

@@ -47,6 +47,8 @@ describe('five nodes on loopback: A adds, E (not connected to A) fetches through
     expect(sha(got)).toBe(added.hash)
     expect(Buffer.compare(got, bytes)).toBe(0)
     expect(isConnected(nodes[E], nodes[A])).toBe(true) // found A as a provider and dialed it
+    // the received chunks' memory went back to the frame pool once written to E's store
+    expect((nodes[E].node.net as any).framePool.idleSize).toBeGreaterThanOrEqual(TEST_CHUNK)
     // fetched copy is cache: not pinned, not a local add; verify finds nothing wrong
     expect(await nodes[E].node.pins()).toEqual({})
     expect((await nodes[E].node.verify()).ok).toBe(true)
