@@ -27,7 +27,7 @@ describe('BufferPool', () => {
     for (const b of bufs) pool.give(b)
     expect(pool.idleSize).toBe(8192) // the third would pass the bound
     const moved = pool.take(4096)
-    structuredClone(moved.buffer, { transfer: [moved.buffer] }) // detached, as after a move to a worker
+    structuredClone(moved.buffer, { transfer: [moved.buffer as ArrayBuffer] }) // detached, as after a move to a worker
     pool.give(moved)
     expect(pool.idleSize).toBe(4096)
     pool.clear()
