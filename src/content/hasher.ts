@@ -26,6 +26,11 @@ const files = new Map()
 parentPort.on('message', (m) => {
   try {
     if (m.op === 'drop') { files.delete(m.id); return }
+    if (m.op === 'hash') {
+      const hex = createHash('sha256').update(m.bytes).digest('hex')
+      parentPort.postMessage({ hex, bytes: m.bytes }, [m.bytes.buffer])
+      return
+    }
     let file = files.get(m.id)
     if (file === undefined) files.set(m.id, file = { hash: createHash('sha256'), next: 0 })
     if (m.op === 'chunk') {
@@ -84,7 +89,7 @@ function getWorker (): Worker {
   return w
 }
 
-function request (message: { op: 'chunk' | 'check' | 'digest', id: number, bytes?: Uint8Array, index?: number, expect?: string }): Promise<Reply> {
+function request (message: { op: 'chunk' | 'check' | 'digest' | 'hash', id: number, bytes?: Uint8Array, index?: number, expect?: string }): Promise<Reply> {
   const w = getWorker()
   return new Promise<Reply>((resolve, reject) => {
     pending.push({ resolve, reject })
@@ -94,6 +99,18 @@ function request (message: { op: 'chunk' | 'check' | 'digest', id: number, bytes
 }
 
 let nextId = 0
+
+/**
+ * One chunk's SHA-256 (lowercase hex) on the hash worker, with no copy: for
+ * memory the caller owns outright (it is moved to the worker and comes back
+ * as the returned `bytes`, same offset and length). WebCrypto would copy it
+ * first, on the main thread, into fresh memory (page faults included).
+ */
+export async function hashOwned (bytes: Uint8Array): Promise<{ hash: string, bytes: Buffer }> {
+  const reply = await request({ op: 'hash', id: 0, bytes })
+  const back = reply.bytes!
+  return { hash: reply.hex, bytes: Buffer.from(back.buffer, back.byteOffset, back.byteLength) }
+}
 
 /** What Repo.importFile asks of a file's hashing: each chunk's hash in stream order, then the whole file's. */
 export interface ChunkHasher {

@@ -26,6 +26,12 @@ export interface CompactResult {
 
 export interface ChunkStore {
   readonly backend: string
+  /**
+   * `get` returns, for chunks of 64 KiB or more, memory that nothing else
+   * references (its own ArrayBuffer, fresh per call): the caller may move it
+   * to a worker thread without a copy.
+   */
+  readonly ownsReads?: boolean
   open(): Promise<void>
   close(): Promise<void>
   has(hash: string): Promise<boolean>

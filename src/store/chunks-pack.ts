@@ -59,6 +59,8 @@ const packName = (id: number): string => `${String(id).padStart(8, '0')}.pack`
 
 export class PackChunkStore implements ChunkStore {
   readonly backend = 'pack'
+  /** get reads each record into a buffer of its own. */
+  readonly ownsReads = true
   private readonly maxPackBytes: number
   private readonly compactThreshold: number
   private readonly readers = new Map<number, Promise<FileHandle>>()

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest'
 import { createHash, randomBytes } from 'node:crypto'
-import { FileVerifier } from '../../src/content/hasher.js'
+import { FileVerifier, hashOwned } from '../../src/content/hasher.js'
 
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
 /** A copy in memory of its own, as the verifier moves it to the worker. */
@@ -30,5 +30,18 @@ describe('FileVerifier', () => {
     for (let i = 2; i < chunks.length; i++) expect((await v.check(i, own(chunks[i]), hashes[i])).fed).toBe(true)
     expect(await v.digest()).toBe(whole)
     await expect(v.check(0, own(chunks[0]), hashes[0])).rejects.toThrow(/after the file/)
+  })
+})
+
+describe('hashOwned', () => {
+  it('hashes memory on the worker and hands the same bytes back, view and all', async () => {
+    const data = randomBytes(300_000)
+    const mem = own(Buffer.concat([Buffer.alloc(40), data]))
+    const view = mem.subarray(40)
+    const res = await Promise.all([hashOwned(view), hashOwned(own(data))])
+    expect(res.map(r => r.hash)).toEqual([sha(data), sha(data)])
+    expect(view.byteLength).toBe(0) // moved away...
+    expect(res[0].bytes.byteOffset).toBe(40) // ...and back, at the same place
+    expect(res[0].bytes.equals(data)).toBe(true)
   })
 })

@@ -71,6 +71,12 @@ export function chunkStoreCompliance (name: string, factory: ChunkStoreFactory):
       await store.flush()
       expect((await store.get(empty.hash)).byteLength).toBe(0)
       expect(sha256hex(await store.get(big.hash))).toBe(big.hash)
+      if (store.ownsReads === true) {
+        // each read of a large chunk is memory of its own (it may be moved to a worker)
+        const [x, y] = [await store.get(big.hash), await store.get(big.hash)]
+        expect(x.buffer).not.toBe(y.buffer)
+        expect(x.buffer.byteLength).toBeLessThan(big.bytes.byteLength + 4096)
+      }
     })
 
     it('lists durable chunks with sizes in hash order, and counts them', async () => {
