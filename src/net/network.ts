@@ -31,6 +31,8 @@ import { loadOrCreateIdentity } from './identity.js'
 export const DHT_PROTOCOL = '/openhash/kad/1.0.0'
 /** identify, ping and the connection monitor run as /openhash/id/1.0.0, /openhash/ping/1.0.0. */
 export const PROTOCOL_PREFIX = 'openhash'
+/** Connected peers asked directly for content being fetched, before (and while) the DHT is searched. */
+const CONNECTED_PROBES = 8
 /** Largest yamux data frame we send: a default 1 MiB chunk, its 32-byte hash and frame header fit in one. */
 const MAX_MUXER_FRAME = 1024 * 1024 + 4096
 
@@ -166,10 +168,20 @@ export class Network {
     return conn.remotePeer.toString()
   }
 
+  /**
+   * Peers to ask for `hash`: hinted ones, then up to CONNECTED_PROBES peers
+   * we are connected to (asked at once, like a want-have broadcast: a
+   * neighbour that holds it answers in a round trip, and a peer that just
+   * connected counts before the DHT has it in its routing table), then the
+   * DHT's providers. The fetcher asks each peer once.
+   */
   private async * findProviders (hash: string, signal: AbortSignal): AsyncGenerator<string> {
     const hinted = this.hints.get(hash) ?? []
     for (const p of hinted) yield p
-    if (this.libp2p.getPeers().length === 0) return // nobody to ask: answer NOT_FOUND now, not after the search time
+    const peers = this.libp2p.getPeers()
+    if (peers.length === 0) return // nobody to ask: answer NOT_FOUND now, not after the search time
+    const connected = peers.map(p => p.toString()).filter(p => !hinted.includes(p))
+    for (const p of connected.slice(0, CONNECTED_PROBES)) yield p
     for await (const p of this.libp2p.contentRouting.findProviders(hashToCid(hash), { signal })) {
       if (p.id.equals(this.libp2p.peerId) || hinted.includes(p.id.toString())) continue
       if (p.multiaddrs.length > 0) await this.libp2p.peerStore.merge(p.id, { multiaddrs: p.multiaddrs }).catch(() => {})
