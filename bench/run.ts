@@ -442,7 +442,7 @@ async function main (): Promise<number> {
     const http = want('http') ? await httpBench({ cli: cliScript, work, input: inputs.large, runs: overBudget() ? 1 : RUNS_LARGE, log }) : undefined
 
     // 5. the peer network: daemon-to-daemon transfer of 256 MiB, DHT latencies on 20 nodes
-    const net = want('net') ? await netBench({ cli: cliScript, work, input: inputs.small, runs: overBudget() ? 1 : 3, log }) : undefined
+    const net = want('net') ? await netBench({ cli: cliScript, work, input: inputs.small, runs: overBudget() ? 3 : 5, log }) : undefined
 
     const rows = [...results, ...chunkSizes]
     const primary = results.filter(r => r.name !== 'get_prefaulted')

@@ -8,6 +8,7 @@
  * its work goes to the others; when none is left the fetch fails and nothing
  * partial stays behind (the import is abandoned and swept).
  */
+import { setMaxListeners } from 'node:events'
 import { AbortedError, CorruptDataError, FetchFailedError, InsufficientStorageError, NotFoundError, ProtocolError } from '../errors.js'
 import { sha256hex } from '../content/hash.js'
 import { FileVerifier } from '../content/hasher.js'
@@ -182,6 +183,8 @@ export class Fetcher {
   private discover (hash: string, signal?: AbortSignal): ProviderSearch {
     const search = new ProviderSearch()
     const deadline = new AbortController()
+    // every probe's dial and stream listen to it (connected peers and DHT providers: more than Node's default 10)
+    setMaxListeners(Infinity, deadline.signal)
     const timer = setTimeout(() => deadline.abort(), this.options.searchTimeoutMs)
     const onAbort = (): void => deadline.abort()
     signal?.addEventListener('abort', onAbort, { once: true })
