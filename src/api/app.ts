@@ -470,8 +470,10 @@ export function createApp (node: OpenHashNode, options: ApiOptions): Hono<Env> {
 
   // wrong method on a known route: 405 with Allow; anything else: 404
   for (const r of ROUTES) {
+    // a GET route answers HEAD too (Hono runs its GET handler without the body)
+    const allow = [...r.methods, ...(r.methods.includes('GET') && !r.methods.includes('HEAD') ? ['HEAD'] : []), 'OPTIONS']
     app.all(r.pattern, (c) => {
-      throw new MethodNotAllowedError(`method ${c.req.method} is not allowed on ${c.req.path}; allowed: ${[...r.methods, 'OPTIONS'].join(', ')}`, { method: c.req.method, allow: [...r.methods, 'OPTIONS'] })
+      throw new MethodNotAllowedError(`method ${c.req.method} is not allowed on ${c.req.path}; allowed: ${allow.join(', ')}`, { method: c.req.method, allow })
     })
   }
   app.notFound((c) => errorResponse(new RouteNotFoundError(`no such endpoint: ${c.req.method} ${c.req.path}`, { path: c.req.path })))

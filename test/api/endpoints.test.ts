@@ -451,14 +451,22 @@ describe('HTTP protocol details', () => {
 
   it('405 with Allow for a wrong method; 404 error JSON for unknown routes', async () => {
     const cases: Array<[string, string, string]> = [
-      ['GET', '/upload/file', 'POST, OPTIONS'], ['DELETE', '/list', 'GET, OPTIONS'],
+      ['GET', '/upload/file', 'POST, OPTIONS'], ['DELETE', '/list', 'GET, HEAD, OPTIONS'],
       ['GET', `/pin/${UNKNOWN}`, 'POST, OPTIONS'], ['POST', `/download/${UNKNOWN}`, 'GET, HEAD, OPTIONS'],
-      ['PUT', '/health', 'GET, OPTIONS']
+      ['PUT', '/health', 'GET, HEAD, OPTIONS']
     ]
     for (const [method, path, allow] of cases) {
       const res = await fetch(api.url + path, { method })
       await expectError(res, 405, 'METHOD_NOT_ALLOWED')
       expect(res.headers.get('allow'), `${method} ${path}`).toBe(allow)
+    }
+    // what Allow names for a GET route works: HEAD answers like GET, without a body
+    for (const path of ['/health', '/list', '/stats']) {
+      const [get, head] = [await fetch(api.url + path), await fetch(api.url + path, { method: 'HEAD' })]
+      await get.arrayBuffer()
+      expect(head.status, path).toBe(get.status)
+      expect(head.headers.get('content-type'), path).toBe(get.headers.get('content-type'))
+      expect((await head.arrayBuffer()).byteLength, path).toBe(0)
     }
     await expectError(await fetch(`${api.url}/nope`), 404, 'ROUTE_NOT_FOUND')
     await expectError(await fetch(`${api.url}/download`), 404, 'ROUTE_NOT_FOUND')
