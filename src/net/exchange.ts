@@ -64,6 +64,7 @@ async function answer (repo: Repo, f: Frame): Promise<Answer> {
       if (typeof hash !== 'string' || !isHash(hash)) throw new ProtocolError('OBJECT: bad hash')
       const rec = await repo.getObject(hash)
       if (rec === undefined) return [RES_NOT_FOUND, [json({ hash })]]
+      repo.touch(hash) // a peer fetching it is a use: cached content others want is evicted last
       const msg: ObjectMessage = {
         hash,
         filename: rec.filename,

@@ -40,6 +40,7 @@ describe('five nodes on loopback: A adds, E (not connected to A) fetches through
     await nodes[A].node.net!.settled()
     // the DHT may have connected them while A announced: hang up, so E has to find A through the DHT and dial it
     await apart(nodes[E], nodes[A])
+    const usedBefore = (await nodes[A].node.repo.lastAccess(added.hash))!
 
     const info = await nodes[E].node.info(added.hash)
     expect(info).toMatchObject({ hash: added.hash, size: bytes.length, filename: 'seven.bin', is_directory: false, ref_count: 0 })
@@ -47,6 +48,8 @@ describe('five nodes on loopback: A adds, E (not connected to A) fetches through
     expect(sha(got)).toBe(added.hash)
     expect(Buffer.compare(got, bytes)).toBe(0)
     expect(isConnected(nodes[E], nodes[A])).toBe(true) // found A as a provider and dialed it
+    // serving a peer counts as a use of A's copy (eviction order under a quota)
+    expect(await nodes[A].node.repo.lastAccess(added.hash)).toBeGreaterThan(usedBefore)
     // the received chunks' memory went back to the frame pool once written to E's store
     expect((nodes[E].node.net as any).framePool.idleSize).toBeGreaterThanOrEqual(TEST_CHUNK)
     // fetched copy is cache: not pinned, not a local add; verify finds nothing wrong
