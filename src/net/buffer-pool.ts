@@ -14,6 +14,9 @@
  * ArrayBuffer back: the caller must be done with every view of it. Idle
  * memory is bounded (`maxIdleBytes`) and dropped after `idleMs` without use.
  */
+/** ArrayBuffers smaller than this are never taken back. */
+export const MIN_POOLED = 64 * 1024
+
 export class BufferPool {
   /** Idle buffers by size. */
   private readonly idle = new Map<number, ArrayBuffer[]>()
@@ -38,14 +41,15 @@ export class BufferPool {
 
   /**
    * Take back the memory under `view` (all of its ArrayBuffer) for reuse. A
-   * buffer the pool is full for, a detached one, or one already idle is left
-   * to the garbage collector.
+   * buffer the pool is full for, a detached one, one under MIN_POOLED bytes,
+   * or one already idle is left to the garbage collector.
    */
   give (view: Uint8Array): void {
     const ab = view.buffer
     if (!(ab instanceof ArrayBuffer)) return
     const size = ab.byteLength
-    if (size === 0 || this.idleSet.has(ab) || this.idleBytes + size > this.maxIdleBytes) return
+    // small memory may be shared (Node's Buffer pool slabs hold many small buffers) and is cheap anyway
+    if (size < MIN_POOLED || this.idleSet.has(ab) || this.idleBytes + size > this.maxIdleBytes) return
     let list = this.idle.get(size)
     if (list === undefined) this.idle.set(size, list = [])
     list.push(ab)

@@ -13,6 +13,7 @@ import { isHash } from '../content/hash.js'
 import { encodeDirectory } from '../content/directory.js'
 import type { Repo } from '../store/repo.js'
 import type { Frame } from './wire.js'
+import { MIN_POOLED } from './buffer-pool.js'
 import type { BufferPool } from './buffer-pool.js'
 import { FrameReader, json, parseJson, sendFrame } from './wire.js'
 
@@ -166,8 +167,6 @@ export async function serveExchange (repo: Repo, stream: Stream): Promise<void> 
   }
 }
 
-/** Answers at least this large come from the session's pool (chunks; not small metadata). */
-const POOLED_FRAME = 64 * 1024
 
 interface Waiter { resolve: (f: Frame) => void, reject: (err: unknown) => void }
 
@@ -185,7 +184,7 @@ export class ExchangeSession {
 
   /** `pool`, when given, provides the memory of large answers (chunks); the caller gives it back once done. */
   constructor (private readonly stream: Stream, readonly peer: string, private readonly timeoutMs: number, pool?: BufferPool) {
-    this.reader = new FrameReader(stream, MAX_RESPONSE_FRAME, pool === undefined ? undefined : n => n >= POOLED_FRAME ? pool.take(n) : Buffer.allocUnsafeSlow(n))
+    this.reader = new FrameReader(stream, MAX_RESPONSE_FRAME, pool === undefined ? undefined : n => n >= MIN_POOLED ? pool.take(n) : Buffer.allocUnsafeSlow(n))
     this.done = this.readLoop()
   }
 

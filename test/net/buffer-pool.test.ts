@@ -1,43 +1,49 @@
 import { describe, it, expect } from 'vitest'
-import { BufferPool } from '../../src/net/buffer-pool.js'
+import { BufferPool, MIN_POOLED } from '../../src/net/buffer-pool.js'
+
+const SIZE = MIN_POOLED
 import { FrameReader, encodeFrame } from '../../src/net/wire.js'
 
 describe('BufferPool', () => {
   it('reuses memory given back, by exact size, and never hands one buffer out twice', () => {
     const pool = new BufferPool(1 << 20)
-    const a = pool.take(4096)
-    expect(a.byteLength).toBe(4096)
-    expect(a.buffer.byteLength).toBe(4096) // the sole user of its memory
+    const a = pool.take(SIZE)
+    expect(a.byteLength).toBe(SIZE)
+    expect(a.buffer.byteLength).toBe(SIZE) // the sole user of its memory
     a.fill(1)
     pool.give(a.subarray(100, 200)) // a view gives back the whole buffer
     pool.give(a) // already idle: ignored
-    expect(pool.idleSize).toBe(4096)
-    const b = pool.take(4096)
+    expect(pool.idleSize).toBe(SIZE)
+    const b = pool.take(SIZE)
     expect(b.buffer).toBe(a.buffer)
     expect(b[0]).toBe(1)
-    const c = pool.take(4096) // none idle: fresh memory
+    const c = pool.take(SIZE) // none idle: fresh memory
     expect(c.buffer).not.toBe(a.buffer)
-    expect(pool.take(8192).buffer).not.toBe(a.buffer) // another size
+    expect(pool.take(SIZE * 2).buffer).not.toBe(a.buffer) // another size
+    expect(pool.idleSize).toBe(0)
+    // small memory is never taken: it may be one of Node's shared Buffer pool slabs
+    pool.give(Buffer.allocUnsafe(100))
+    pool.give(Buffer.allocUnsafeSlow(MIN_POOLED - 1))
     expect(pool.idleSize).toBe(0)
   })
 
   it('keeps at most maxIdleBytes, ignores detached memory, and clears', () => {
-    const pool = new BufferPool(10_000)
-    const bufs = [pool.take(4096), pool.take(4096), pool.take(4096)]
+    const pool = new BufferPool(SIZE * 2 + 100)
+    const bufs = [pool.take(SIZE), pool.take(SIZE), pool.take(SIZE)]
     for (const b of bufs) pool.give(b)
-    expect(pool.idleSize).toBe(8192) // the third would pass the bound
-    const moved = pool.take(4096)
+    expect(pool.idleSize).toBe(SIZE * 2) // the third would pass the bound
+    const moved = pool.take(SIZE)
     structuredClone(moved.buffer, { transfer: [moved.buffer as ArrayBuffer] }) // detached, as after a move to a worker
     pool.give(moved)
-    expect(pool.idleSize).toBe(4096)
+    expect(pool.idleSize).toBe(SIZE)
     pool.clear()
     expect(pool.idleSize).toBe(0)
   })
 
   it('drops idle memory after idleMs without use', async () => {
     const pool = new BufferPool(1 << 20, 30)
-    pool.give(pool.take(1024))
-    expect(pool.idleSize).toBe(1024)
+    pool.give(pool.take(SIZE))
+    expect(pool.idleSize).toBe(SIZE)
     await new Promise(resolve => setTimeout(resolve, 120))
     expect(pool.idleSize).toBe(0)
   })
