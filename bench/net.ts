@@ -167,7 +167,7 @@ class NodeProcess {
   }
 }
 
-export async function dht (script: string, work: string, log: Log, count = 20, samples = 20): Promise<Record<string, unknown>> {
+async function dht (script: string, work: string, log: Log, count = 20, samples = 20): Promise<Record<string, unknown>> {
   const nodes: NodeProcess[] = []
   const dirs: string[] = []
   try {
