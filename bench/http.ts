@@ -7,7 +7,8 @@
  */
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes, randomFillSync } from 'node:crypto'
+import { createWriteStream } from 'node:fs'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
@@ -19,6 +20,21 @@ export const TARGETS = { upload_mib_per_s: 250, upload_peak_rss_mib: 250, downlo
 
 export interface Input { path: string, size_mib: number, sha256: string }
 type Log = (msg: string) => void
+
+/** Incompressible input: random bytes in 4 MiB pieces, streamed, hashed on the way. */
+export async function generateFile (path: string, bytes: number): Promise<string> {
+  const out = createWriteStream(path, { flags: 'wx' })
+  const hash = createHash('sha256')
+  const piece = 4 * MiB
+  for (let written = 0; written < bytes; written += piece) {
+    const buf = randomFillSync(Buffer.allocUnsafe(Math.min(piece, bytes - written)))
+    hash.update(buf)
+    if (!out.write(buf)) await once(out, 'drain')
+  }
+  out.end()
+  await once(out, 'finish')
+  return hash.digest('hex')
+}
 
 export const round = (n: number, digits = 1): number => { const f = 10 ** digits; return Math.round(n * f) / f }
 export const median = (xs: number[]): number => {

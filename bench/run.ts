@@ -21,7 +21,7 @@
  * of dist/ by someone else while the bench runs cannot mix two versions.
  */
 import { spawn } from 'node:child_process'
-import { createHash, randomFillSync } from 'node:crypto'
+import { createHash } from 'node:crypto'
 import { createReadStream, createWriteStream, existsSync } from 'node:fs'
 import { cp, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises'
 import { cpus, freemem, loadavg, release, tmpdir, totalmem } from 'node:os'
@@ -30,7 +30,8 @@ import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { once } from 'node:events'
 import type { ChildResult, ChildSpec } from './child.js'
-import { httpBench } from './http.js'
+import { generateFile, httpBench } from './http.js'
+import type { Input } from './http.js'
 import { netBench } from './net.js'
 
 const MiB = 1024 * 1024
@@ -93,21 +94,6 @@ async function runChild (spec: ChildSpec): Promise<ChildResult> {
   return JSON.parse(line) as ChildResult
 }
 
-/** Incompressible input: random bytes in 4 MiB pieces, streamed, hashed on the way. */
-async function generateFile (path: string, bytes: number): Promise<string> {
-  const out = createWriteStream(path, { flags: 'wx' })
-  const hash = createHash('sha256')
-  const piece = 4 * MiB
-  for (let written = 0; written < bytes; written += piece) {
-    const buf = randomFillSync(Buffer.allocUnsafe(Math.min(piece, bytes - written)))
-    hash.update(buf)
-    if (!out.write(buf)) await once(out, 'drain')
-  }
-  out.end()
-  await once(out, 'finish')
-  return hash.digest('hex')
-}
-
 /** Copy the build under test into `dir` and point the children and the CLI at the copy. */
 async function snapshotBuild (dir: string): Promise<void> {
   await mkdir(join(dir, 'dist'), { recursive: true })
@@ -147,8 +133,6 @@ async function sha256File (path: string): Promise<string> {
 }
 
 // ------------------------------------------------------------------ measurements
-
-interface Input { path: string, size_mib: number, sha256: string }
 
 interface OpRow {
   /** get_prefaulted: a diagnostic (see prefaultPageCache); summary.all_targets_met leaves it out. */
