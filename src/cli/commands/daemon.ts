@@ -3,6 +3,7 @@ import { startServer } from '../../api/server.js'
 import { loadConfig } from '../../config.js'
 import { LocalNode } from '../../node.js'
 import { ensureAdminToken } from '../../auth/admin-token.js'
+import { tuneHeapForDaemon } from '../heap.js'
 import { isLoopbackHost } from '../../api/request-info.js'
 import type { GlobalOptions } from '../context.js'
 import { errorMessage, makePrinter, parseConfigFlags, status } from '../context.js'
@@ -26,6 +27,7 @@ export function register (program: Command): void {
     .action(async (opts: { apiHost?: string, apiPort?: number, p2pHost?: string, p2pPort?: number, bootstrap?: string[], mdns?: boolean, network?: boolean, insecure?: boolean }, cmd: Command) => {
       const globals = cmd.optsWithGlobals<GlobalOptions>()
       const print = makePrinter(globals.json === true)
+      tuneHeapForDaemon()
       let node: LocalNode | undefined
       try {
         const overrides = parseConfigFlags(globals.config)
