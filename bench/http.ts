@@ -21,6 +21,19 @@ export const TARGETS = { upload_mib_per_s: 250, upload_peak_rss_mib: 250, downlo
 export interface Input { path: string, size_mib: number, sha256: string }
 type Log = (msg: string) => void
 
+/**
+ * Flush dirty pages (input generation, previous outputs) before a measurement,
+ * so the kernel's writeback of earlier work does not land inside it. Untimed.
+ */
+export async function settle (): Promise<void> {
+  await new Promise<void>(resolve => {
+    const p = spawn('sync', [], { stdio: 'ignore' })
+    const timer = setTimeout(() => { p.kill(); resolve() }, 120_000)
+    p.on('close', () => { clearTimeout(timer); resolve() })
+    p.on('error', () => { clearTimeout(timer); resolve() })
+  })
+}
+
 /** Incompressible input: random bytes in 4 MiB pieces, streamed, hashed on the way. */
 export async function generateFile (path: string, bytes: number): Promise<string> {
   const out = createWriteStream(path, { flags: 'wx' })

@@ -25,7 +25,7 @@ import { once } from 'node:events'
 import { performance } from 'node:perf_hooks'
 import { createHash } from 'node:crypto'
 import type { Input } from './http.js'
-import { curl, firstAnswer, freePort, generateFile, median, peakRssMib, percentile, round, startDaemon } from './http.js'
+import { curl, firstAnswer, freePort, generateFile, median, peakRssMib, percentile, round, settle, startDaemon } from './http.js'
 
 type Log = (msg: string) => void
 export const NET_TARGETS = { transfer_mib_per_s: 150 }
@@ -77,6 +77,7 @@ async function transfer (cli: string, work: string, input: Input, runs: number, 
       if (hash !== f.sha256) throw new Error(`upload hash ${hash} is not ${f.sha256}`)
     }
     const addr = (await getJson(`${a.url}/network`)).addresses[0] as string
+    await settle() // the generated files' writeback must not land inside the transfers
     const freshB = async (): Promise<Awaited<ReturnType<typeof startDaemon>>> => {
       const b = await startDaemon(cli, work, await freePort(), ['--bootstrap', addr])
       await firstAnswer(b.url, b.spawnedAt)

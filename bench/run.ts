@@ -30,7 +30,7 @@ import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { once } from 'node:events'
 import type { ChildResult, ChildSpec } from './child.js'
-import { generateFile, httpBench } from './http.js'
+import { generateFile, httpBench, settle } from './http.js'
 import type { Input } from './http.js'
 import { netBench } from './net.js'
 
@@ -116,14 +116,6 @@ async function codeInfo (): Promise<{ git_head: string | null, src_uncommitted_c
   } catch {
     return { git_head: null, src_uncommitted_changes: null }
   }
-}
-
-/**
- * Flush dirty pages (input generation, previous outputs) before a measurement,
- * so the kernel's writeback of earlier work does not land inside it. Untimed.
- */
-async function settle (): Promise<void> {
-  await run('sync', [], { timeoutMs: 120_000 }).catch(() => undefined)
 }
 
 async function sha256File (path: string): Promise<string> {
