@@ -15,7 +15,8 @@
  * Pinning the factor at 4 (V8's own maximum, `--heap-growing-percent=300`)
  * lets the limit follow the live heap at the ceiling V8 would choose for a
  * growing heap: 0 full collections per 256 MiB served, measured. Memory
- * stays proportional to the live heap (at most ~4x it before a collection).
+ * stays proportional to the live heap (at most ~4x it before a collection):
+ * a daemon that had served six 256 MiB files held 226 MiB RSS instead of 175.
  * A `--heap-growing-percent` given to node (execArgv) wins.
  */
 import { setFlagsFromString } from 'node:v8'
