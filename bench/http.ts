@@ -22,6 +22,28 @@ export interface Input { path: string, size_mib: number, sha256: string }
 type Log = (msg: string) => void
 
 /**
+ * How fast this machine runs right now: this VM's speed drifts by ±30% over
+ * minutes (host contention), so every figure is only comparable with the
+ * calibration taken beside it: SHA-256 of 64 MiB, a 1e8 JS loop, touching
+ * 64 MiB of fresh memory (ms each). Quiet-machine values here: sha256 ~47 ms,
+ * loop ~100 ms, fresh memory ~45 ms.
+ */
+export function calibrate (): Record<string, number> {
+  const bytes = Buffer.alloc(64 * MiB, 1)
+  let t = performance.now()
+  createHash('sha256').update(bytes).digest()
+  const sha = performance.now() - t
+  t = performance.now()
+  let sum = 0
+  for (let i = 0; i < 1e8; i++) sum += i
+  const loop = performance.now() - t
+  t = performance.now()
+  for (let i = 0; i < 64; i++) Buffer.allocUnsafeSlow(MiB).fill(sum & 0xff)
+  const fresh = performance.now() - t
+  return { sha256_64mib_ms: round(sha), js_loop_1e8_ms: round(loop), fresh_memory_64mib_ms: round(fresh) }
+}
+
+/**
  * Flush dirty pages (input generation, previous outputs) before a measurement,
  * so the kernel's writeback of earlier work does not land inside it. Untimed.
  */

@@ -25,7 +25,7 @@ import { once } from 'node:events'
 import { performance } from 'node:perf_hooks'
 import { createHash } from 'node:crypto'
 import type { Input } from './http.js'
-import { curl, firstAnswer, freePort, generateFile, median, peakRssMib, percentile, round, settle, startDaemon } from './http.js'
+import { calibrate, curl, firstAnswer, freePort, generateFile, median, peakRssMib, percentile, round, settle, startDaemon } from './http.js'
 
 type Log = (msg: string) => void
 export const NET_TARGETS = { transfer_mib_per_s: 150 }
@@ -69,6 +69,8 @@ async function transfer (cli: string, work: string, input: Input, runs: number, 
   }
   const a = await startDaemon(cli, work, await freePort())
   const series = { fetch: [] as Array<Record<string, unknown>>, download: [] as Array<Record<string, unknown>> }
+  /** The VM's speed right before and after the transfers (it drifts by a third and more over minutes). */
+  const calibration: Record<string, Record<string, number>> = {}
   try {
     await firstAnswer(a.url, a.spawnedAt)
     for (const f of files) {
@@ -78,6 +80,7 @@ async function transfer (cli: string, work: string, input: Input, runs: number, 
     }
     const addr = (await getJson(`${a.url}/network`)).addresses[0] as string
     await settle() // the generated files' writeback must not land inside the transfers
+    calibration.before = calibrate()
     const freshB = async (): Promise<Awaited<ReturnType<typeof startDaemon>>> => {
       const b = await startDaemon(cli, work, await freePort(), ['--bootstrap', addr])
       await firstAnswer(b.url, b.spawnedAt)
@@ -128,6 +131,7 @@ async function transfer (cli: string, work: string, input: Input, runs: number, 
     } finally {
       await b.stop()
     }
+    calibration.after = calibrate()
   } finally {
     await a.stop()
     for (const f of files.slice(1)) await rm(f.path, { force: true })
@@ -141,7 +145,8 @@ async function transfer (cli: string, work: string, input: Input, runs: number, 
     mib_per_s: fetchMibs,
     fetch: { mib_per_s: fetchMibs, runs: fetches, first_after_start: fetchFirst },
     download_end_to_end: { mib_per_s: downloadMibs, meets_150: downloadMibs >= NET_TARGETS.transfer_mib_per_s, runs: downloads, first_after_start: downloadFirst },
-    meets_target: fetchMibs >= NET_TARGETS.transfer_mib_per_s && [...series.fetch, ...series.download].every(r => r.bytes_ok === true)
+    meets_target: fetchMibs >= NET_TARGETS.transfer_mib_per_s && [...series.fetch, ...series.download].every(r => r.bytes_ok === true),
+    calibration
   }
 }
 

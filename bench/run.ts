@@ -30,7 +30,7 @@ import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { once } from 'node:events'
 import type { ChildResult, ChildSpec } from './child.js'
-import { generateFile, httpBench, settle } from './http.js'
+import { calibrate, generateFile, httpBench, settle } from './http.js'
 import type { Input } from './http.js'
 import { netBench } from './net.js'
 
@@ -358,27 +358,6 @@ async function cliAdd (work: string, input: Input): Promise<CliRow> {
 async function defaultChunkSize (root: string): Promise<number> {
   const defaults = JSON.parse(await readFile(join(root, 'config', 'default.json'), 'utf8'))
   return Number(defaults.storage.chunk_size)
-}
-
-/**
- * How fast this machine runs right now: this VM's speed drifts by ±30% over
- * minutes (host contention), so every figure is only comparable with the
- * calibration taken beside it. Quiet-machine values here: sha256 ~47 ms,
- * loop ~100 ms, fresh memory ~45 ms.
- */
-function calibrate (): Record<string, number> {
-  const bytes = Buffer.alloc(64 * MiB, 1)
-  let t = performance.now()
-  createHash('sha256').update(bytes).digest()
-  const sha = performance.now() - t
-  t = performance.now()
-  let sum = 0
-  for (let i = 0; i < 1e8; i++) sum += i
-  const loop = performance.now() - t
-  t = performance.now()
-  for (let i = 0; i < 64; i++) Buffer.allocUnsafeSlow(MiB).fill(sum & 0xff)
-  const fresh = performance.now() - t
-  return { sha256_64mib_ms: round(sha), js_loop_1e8_ms: round(loop), fresh_memory_64mib_ms: round(fresh) }
 }
 
 async function main (): Promise<number> {
