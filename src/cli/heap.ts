@@ -6,9 +6,9 @@
  * milliseconds: long enough for many of them to outlive two scavenges and
  * land in the old generation. V8 counts that memory (external, outside its
  * heap) against the old generation's allocation limit, which it sets after
- * each full collection to the live heap times a factor it picks between 1.1
- * and 4 (it tends to the low end for a small heap). A daemon's live heap is
- * small (~25 MiB), so the limit is soon reached: serving 256 MiB took ~15
+ * each full collection to the live heap times a growing factor it picks
+ * (V8 bounds it between 1.1 and 4). A daemon's live heap is small (~25 MiB),
+ * and the limit was soon reached: serving 256 MiB took ~15
  * full mark-compacts, ~0.7 CPU-s of V8's helper threads, a quarter of all
  * the CPU both daemons used for the transfer on 2 cores.
  *
