@@ -30,7 +30,7 @@ import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { once } from 'node:events'
 import type { ChildResult, ChildSpec } from './child.js'
-import { calibrate, generateFile, httpBench, settle } from './http.js'
+import { calibrate, generateFile, httpBench, median, round, settle } from './http.js'
 import type { Input } from './http.js'
 import { netBench } from './net.js'
 
@@ -58,12 +58,6 @@ let childScript = join(here, 'child.js')
 let cliScript = join(repoRoot, 'bin', 'openhash')
 
 const log = (msg: string): void => { process.stderr.write(`[bench] ${msg}\n`) }
-const round = (n: number, digits = 1): number => { const f = 10 ** digits; return Math.round(n * f) / f }
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = Math.floor(s.length / 2)
-  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2
-}
 
 // ------------------------------------------------------------------ helpers
 
