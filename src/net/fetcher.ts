@@ -16,13 +16,19 @@ import type { ChunkHasher } from '../content/hasher.js'
 import { decodeDirectory } from '../content/directory.js'
 import type { Guard, ObjectRecord, Repo } from '../store/repo.js'
 import type { ExchangeSession, ObjectMessage } from './exchange.js'
-import { MAX_CHUNKS_PAGE } from './exchange.js'
+import { ChunkListWindow } from './chunk-list.js'
 
 /** Chunks checked on the hash worker at a time (in index order), per fetch. */
 const CHECK_WINDOW = 8
-/** The chunk sizes a store may have (storage.chunk_size): a sender's within them is kept. */
-const MIN_CHUNK_SIZE = 4096
-const MAX_CHUNK_SIZE = 4 * 1024 * 1024
+/** The chunk sizes a store may have (storage.chunk_size): a sender's outside them is a protocol error. */
+export const MIN_CHUNK_SIZE = 4096
+export const MAX_CHUNK_SIZE = 4 * 1024 * 1024
+/** Peers probed per fetch at most (connected ones and DHT providers): a DHT that names endless providers costs no more. */
+export const MAX_PROBES = 64
+/** Directories nested deeper than this in one fetch are refused (each level is a round trip and a stack frame). */
+export const MAX_DIRECTORY_DEPTH = 256
+/** Default for `maxObjectBytes` (network.max_object_bytes): 1 TiB. */
+export const DEFAULT_MAX_OBJECT_BYTES = 2 ** 40
 
 export interface FetcherDeps {
   repo: Repo
@@ -42,6 +48,8 @@ export interface FetcherOptions {
   maxProviders: number
   /** Chunk requests in flight per provider. */
   window: number
+  /** Largest object (file or directory total) a peer may announce; larger claims are a protocol error. */
+  maxObjectBytes?: number
 }
 
 interface Provider {
@@ -55,6 +63,8 @@ interface Provider {
 /** Providers of one fetch: the first one makes it ready; later ones join while it runs. */
 class ProviderSearch {
   readonly list: Provider[] = []
+  /** Peers that answered but were refused (malformed or oversized metadata), with why. */
+  readonly rejected: string[] = []
   closed = false
   readonly ready: Promise<void>
   private resolveReady!: () => void
@@ -116,60 +126,145 @@ function throwIfAborted (signal?: AbortSignal): void {
   if (signal?.aborted === true) throw new AbortedError('fetch aborted')
 }
 
-function checkMeta (hash: string, m: ObjectMessage): void {
+function checkMeta (hash: string, m: ObjectMessage, maxObjectBytes: number): void {
   const ok = m !== null && typeof m === 'object' && m.hash === hash && typeof m.filename === 'string' && typeof m.mime_type === 'string' &&
     Number.isSafeInteger(m.size) && m.size >= 0 && typeof m.mod_time === 'string' && typeof m.is_directory === 'boolean' &&
     Number.isSafeInteger(m.chunk_count) && m.chunk_count >= 0
   if (!ok) throw new ProtocolError(`malformed OBJECT answer for ${hash}`)
+  if (m.size > maxObjectBytes) throw new ProtocolError(`object ${hash} claims ${m.size} bytes, over network.max_object_bytes (${maxObjectBytes})`)
   if (m.is_directory) {
     if (typeof m.encoding !== 'string') throw new ProtocolError(`directory ${hash} came without its encoding`)
   } else {
     const cs = m.chunk_size
-    if (cs === undefined || !Number.isSafeInteger(cs) || cs < 1 || cs > 4 * 1024 * 1024) throw new ProtocolError(`bad chunk size for ${hash}`)
+    if (cs === undefined || !Number.isSafeInteger(cs) || cs < MIN_CHUNK_SIZE || cs > MAX_CHUNK_SIZE) throw new ProtocolError(`bad chunk size ${String(cs)} for ${hash} (expected ${MIN_CHUNK_SIZE}..${MAX_CHUNK_SIZE})`)
     if (m.chunk_count !== Math.ceil(m.size / cs)) throw new ProtocolError(`chunk count ${m.chunk_count} does not fit size ${m.size} for ${hash}`)
   }
 }
 
-export class Fetcher {
-  private readonly active = new Map<string, Promise<ObjectRecord>>()
+/** One fetch of a hash, shared by its concurrent requesters. */
+interface Run {
+  promise: Promise<ObjectRecord>
+  ctrl: AbortController
+  /** Requesters still waiting for it. */
+  waiting: number
+}
 
-  constructor (private readonly deps: FetcherDeps, private readonly options: FetcherOptions) {}
+/** What one top-level fetch committed (children of a directory): dropped again if the fetch fails. */
+interface FetchContext {
+  created: string[]
+  depth: number
+}
+
+export class Fetcher {
+  private readonly active = new Map<string, Run>()
+  /** Aborts every run (shutdown). */
+  private readonly stopping = new AbortController()
+
+  constructor (private readonly deps: FetcherDeps, private readonly options: FetcherOptions) {
+    setMaxListeners(Infinity, this.stopping.signal)
+  }
+
+  private get maxObjectBytes (): number { return this.options.maxObjectBytes ?? DEFAULT_MAX_OBJECT_BYTES }
 
   /** Fetches in progress (hash -> promise), e.g. for stats. */
   get inProgress (): number { return this.active.size }
+
+  /** Abort every fetch in progress, and refuse new ones (shutdown). */
+  stop (): void { this.stopping.abort(new AbortedError('the node is shutting down')) }
 
   /**
    * The object, from the local store, or else fetched from the network.
    * Concurrent fetches of one hash share the work. NOT_FOUND when no
    * provider answers within the search time; FETCH_FAILED when providers
-   * were found but none delivered intact data.
+   * were found but none delivered intact data. A requester whose `signal`
+   * aborts gets ABORTED at once; the shared fetch itself is aborted only
+   * when every one of its requesters has aborted (or on stop()).
    */
-  async fetch (hash: string, options: { signal?: AbortSignal } = {}): Promise<ObjectRecord> {
+  async fetch (hash: string, options: { signal?: AbortSignal, maxBytes?: number } = {}): Promise<ObjectRecord> {
+    const { signal } = options
+    throwIfAborted(signal)
     const local = await this.deps.repo.getObject(hash)
     if (local !== undefined) return local
-    let running = this.active.get(hash)
-    if (running === undefined) {
-      running = this.run(hash, options.signal).finally(() => this.active.delete(hash))
-      this.active.set(hash, running)
+    throwIfAborted(signal)
+    if (this.stopping.signal.aborted) throw new AbortedError('the node is shutting down')
+    let run = this.active.get(hash)
+    if (run === undefined) {
+      const ctrl = new AbortController()
+      setMaxListeners(Infinity, ctrl.signal)
+      const r: Run = { ctrl, waiting: 0, promise: undefined as unknown as Promise<ObjectRecord> }
+      r.promise = this.run(hash, AbortSignal.any([ctrl.signal, this.stopping.signal]), options.maxBytes).finally(() => {
+        if (this.active.get(hash) === r) this.active.delete(hash)
+      })
+      // every requester gets the outcome through its own promise below
+      r.promise.catch(() => {})
+      // a run with a size limit (a replica's) is its own: others must not fail by that limit
+      if (options.maxBytes === undefined) this.active.set(hash, r)
+      run = r
     }
-    return await running
+    const r = run
+    r.waiting++
+    return await new Promise<ObjectRecord>((resolve, reject) => {
+      let settled = false
+      const onAbort = (): void => {
+        if (settled) return
+        settled = true
+        r.waiting--
+        if (r.waiting === 0) {
+          // the last one waiting went away: stop the work (a later request starts afresh)
+          if (this.active.get(hash) === r) this.active.delete(hash)
+          r.ctrl.abort(new AbortedError('every requester went away'))
+        }
+        reject(new AbortedError('fetch aborted', { hash }))
+      }
+      signal?.addEventListener('abort', onAbort, { once: true })
+      r.promise.then((rec) => {
+        if (settled) return
+        settled = true
+        r.waiting--
+        signal?.removeEventListener('abort', onAbort)
+        resolve(rec)
+      }, (err) => {
+        if (settled) return
+        settled = true
+        r.waiting--
+        signal?.removeEventListener('abort', onAbort)
+        reject(err)
+      })
+    })
   }
 
-  private async run (hash: string, signal?: AbortSignal): Promise<ObjectRecord> {
+  private async run (hash: string, signal: AbortSignal, maxBytes?: number): Promise<ObjectRecord> {
     const search = this.discover(hash, signal)
     const guard = this.deps.repo.guard()
+    const ctx: FetchContext = { created: [], depth: 0 }
+    // an abort closes the sessions at once: requests waiting on a silent peer fail now, not after request_timeout_ms
+    const onAbort = (): void => { for (const p of search.list) this.drop(p, 'fetch aborted') }
+    signal.addEventListener('abort', onAbort, { once: true })
+    let ok = false
     try {
       await search.ready
       throwIfAborted(signal)
       if (search.list.length === 0) {
+        if (search.rejected.length > 0) {
+          throw new FetchFailedError(`could not fetch ${hash}: every provider found was refused (${search.rejected.join('; ')})`, { hash, providers: search.rejected.length })
+        }
         throw new NotFoundError(`content not found: ${hash} (not stored here, and no peer provided it within ${this.options.searchTimeoutMs} ms)`, { hash, operation: 'content_retrieval' })
       }
-      return await this.fetchObject(hash, search, guard, signal)
+      const rec = await this.fetchObject(hash, search, guard, signal, ctx, maxBytes)
+      ok = true
+      return rec
     } finally {
+      signal.removeEventListener('abort', onAbort)
       search.close()
       guard.release()
       // close in the background: waiting for each peer to close its end would delay the answer by a round trip
       for (const p of search.list) void p.session.close().catch(() => {})
+      // a failed directory fetch leaves none of its children behind as cache (those already here, or kept, stay)
+      if (!ok && ctx.created.length > 0) {
+        await this.deps.repo.dropCached(ctx.created).catch((err) => {
+          this.deps.log?.(`dropping what the failed fetch of ${hash} stored: ${String((err as Error)?.message ?? err)}`)
+        })
+      }
     }
   }
 
@@ -197,7 +292,12 @@ export class Fetcher {
         session = await this.deps.openSession(peer, deadline.signal)
         const meta = await session.object(hash)
         if (meta === undefined) { await session.close(); return }
-        checkMeta(hash, meta)
+        try {
+          checkMeta(hash, meta, this.maxObjectBytes)
+        } catch (err) {
+          if (search.rejected.length < this.options.maxProviders * 4) search.rejected.push(`${peer}: ${String((err as Error)?.message ?? err)}`)
+          throw err
+        }
         if (search.closed || search.list.length >= this.options.maxProviders) { await session.close(); return }
         search.add({ peer, session, alive: true, metas: new Map([[hash, meta]]) })
         if (search.list.length >= this.options.maxProviders) deadline.abort()
@@ -212,7 +312,7 @@ export class Fetcher {
           if (tried.has(peer)) continue
           tried.add(peer)
           probes.push(probe(peer))
-          if (deadline.signal.aborted) break
+          if (deadline.signal.aborted || tried.size >= MAX_PROBES) break
         }
       } catch (err) {
         if (!deadline.signal.aborted) this.deps.log?.(`provider search for ${hash}: ${String((err as Error)?.message ?? err)}`)
@@ -239,14 +339,14 @@ export class Fetcher {
     if (m === undefined) {
       m = await p.session.object(hash)
       if (m === undefined) return undefined
-      checkMeta(hash, m)
+      checkMeta(hash, m, this.maxObjectBytes)
       p.metas.set(hash, m)
     }
     return m
   }
 
   /** Fetch `hash` (file or directory) from the providers, trying each in turn for its metadata. */
-  private async fetchObject (hash: string, search: ProviderSearch, guard: Guard, signal?: AbortSignal): Promise<ObjectRecord> {
+  private async fetchObject (hash: string, search: ProviderSearch, guard: Guard, signal: AbortSignal, ctx: FetchContext, maxBytes?: number): Promise<ObjectRecord> {
     const failures: string[] = []
     const providers = search.list
     for (let i = 0; ; i++) {
@@ -271,10 +371,14 @@ export class Fetcher {
         continue
       }
       if (meta === undefined) { failures.push(`${p.peer}: does not have it`); continue }
+      await this.checkFits(hash, meta)
       try {
-        return meta.is_directory
-          ? await this.fetchDirectory(hash, meta, p, search, guard, signal)
+        if (maxBytes !== undefined && meta.size > maxBytes) throw new ProtocolError(`${hash} is announced with ${meta.size} bytes, more than the ${maxBytes} expected`)
+        const rec = meta.is_directory
+          ? await this.fetchDirectory(hash, meta, p, search, guard, signal, ctx)
           : await this.fetchFile(hash, meta, p, search, guard, signal)
+        ctx.created.push(hash)
+        return rec
       } catch (err: any) {
         if (err instanceof AbortedError || signal?.aborted === true) throw err
         if (err instanceof FetchFailedError) throw err // every provider is gone
@@ -287,12 +391,31 @@ export class Fetcher {
     throw new FetchFailedError(`could not fetch ${hash} intact from any provider (${failures.join('; ') || 'no provider left'})`, { hash, providers: providers.length })
   }
 
-  private async fetchDirectory (hash: string, meta: ObjectMessage, from: Provider, search: ProviderSearch, guard: Guard, signal?: AbortSignal): Promise<ObjectRecord> {
+  /** INSUFFICIENT_STORAGE before anything is fetched when the object is larger than the whole quota. */
+  private async checkFits (hash: string, meta: ObjectMessage): Promise<void> {
+    const q = await this.deps.repo.quotaStatus()
+    if (q.max_bytes > 0 && meta.size > q.max_bytes) {
+      throw new InsufficientStorageError(`not enough storage: ${hash} is ${meta.size} bytes, more than storage.max_bytes (${q.max_bytes})`, { hash, max_bytes: q.max_bytes, needed_bytes: meta.size })
+    }
+  }
+
+  private async fetchDirectory (hash: string, meta: ObjectMessage, from: Provider, search: ProviderSearch, guard: Guard, signal: AbortSignal, ctx: FetchContext): Promise<ObjectRecord> {
+    if (ctx.depth >= MAX_DIRECTORY_DEPTH) throw new ProtocolError(`directory ${hash} is nested more than ${MAX_DIRECTORY_DEPTH} levels deep`)
     const encoding = Buffer.from(meta.encoding!, 'base64')
     if (sha256hex(encoding) !== hash) throw new CorruptDataError(`directory encoding from ${from.peer} does not hash to ${hash}`)
     const entries = decodeDirectory(encoding)
+    let total = 0
+    for (const e of entries) total += e.size
+    if (total !== meta.size) throw new ProtocolError(`directory ${hash}: its entries add up to ${total} bytes, not the ${meta.size} announced`)
     for (const e of entries) {
-      const child = await this.fetchObject(e.hash, search, guard, signal)
+      throwIfAborted(signal)
+      ctx.depth++
+      let child: ObjectRecord
+      try {
+        child = await this.fetchObject(e.hash, search, guard, signal, ctx)
+      } finally {
+        ctx.depth--
+      }
       if (child.is_directory !== (e.type === 'dir') || child.size !== e.size) {
         // the encoding is authentic (it hashes to what we asked), so the directory itself is inconsistent
         throw new FetchFailedError(`directory ${hash}: entry ${JSON.stringify(e.name)} does not match the object it names`, { hash })
@@ -301,20 +424,12 @@ export class Fetcher {
     return await this.deps.repo.commitDirectory(entries, { filename: meta.filename, mod_time: meta.mod_time }, { added: false, guard })
   }
 
-  private async chunkList (hash: string, meta: ObjectMessage, p: Provider): Promise<string[]> {
-    const list: string[] = []
-    while (list.length < meta.chunk_count) {
-      const page = await p.session.chunks(hash, list.length, Math.min(MAX_CHUNKS_PAGE, meta.chunk_count - list.length))
-      if (page === undefined || page.length === 0) throw new ProtocolError(`chunk list of ${hash} ended at ${list.length} of ${meta.chunk_count}`)
-      list.push(...page)
-    }
-    return list
-  }
-
-  private async fetchFile (hash: string, meta: ObjectMessage, from: Provider, search: ProviderSearch, guard: Guard, signal?: AbortSignal): Promise<ObjectRecord> {
+  private async fetchFile (hash: string, meta: ObjectMessage, from: Provider, search: ProviderSearch, guard: Guard, signal: AbortSignal): Promise<ObjectRecord> {
+    throwIfAborted(signal)
     const providers = search.list
-    const list = await this.chunkList(hash, meta, from)
-    const n = list.length
+    const n = meta.chunk_count
+    // the chunk list arrives page by page from `from`, as the fetch window moves: never whole
+    const list = new ChunkListWindow(hash, n, async (start, count) => await from.session.chunks(hash, start, count))
     const cs = meta.chunk_size!
     const expectedLength = (i: number): number => i < n - 1 ? cs : meta.size - (n - 1) * cs
     /** Received, not yet checked (with who sent them). */
@@ -335,6 +450,16 @@ export class Fetcher {
     const maxAhead = Math.max(this.options.window * 2, this.options.window * Math.min(providers.length, this.options.maxProviders))
 
     const fail = (err: Error): void => { failure ??= err; change.notify() }
+    const onAbort = (): void => { fail(new AbortedError('fetch aborted', { hash })) }
+    signal.addEventListener('abort', onAbort, { once: true })
+    /** Load the next page of the list when the chunks asked for come near its end. */
+    const pageAhead = (): void => {
+      if (list.loaded >= n || list.loaded - nextIssue > maxAhead) return
+      void list.more().then(() => {
+        if (list.failed !== undefined) fail(list.failed)
+        change.notify()
+      })
+    }
     const checkProvidersLeft = (): void => {
       // none left, and the search will bring no other
       if (this.alive(providers).length === 0 && (search.finished || search.closed)) fail(new FetchFailedError(`every provider of ${hash} failed or disconnected mid-transfer`, { hash }))
@@ -342,7 +467,10 @@ export class Fetcher {
     const take = (p: Provider): number | undefined => {
       const r = retry.findIndex(i => lacking.get(i)?.has(p) !== true)
       if (r >= 0) return retry.splice(r, 1)[0]
-      if (nextIssue < n && nextIssue - nextYield < maxAhead) return nextIssue++
+      if (nextIssue < n && nextIssue - nextYield < maxAhead) {
+        pageAhead()
+        if (list.has(nextIssue)) return nextIssue++
+      }
       return undefined
     }
     const refetch = (i: number, p: Provider, why: string): void => {
@@ -366,11 +494,10 @@ export class Fetcher {
         arrived.delete(i)
         nextCheck++
         checking++
-        verifier.check(i, got.bytes, list[i]).then((r) => {
+        verifier.check(i, got.bytes, list.get(i)).then((r) => {
           checking--
-          if (r.fed) verified.set(i, r.bytes)
-          else {
-            if (r.corrupt) refetch(i, got.from, `sent a corrupt chunk ${list[i]}`)
+          if (r.fed) { verified.set(i, r.bytes); lacking.delete(i) } else {
+            if (r.corrupt) refetch(i, got.from, `sent a corrupt chunk ${list.get(i)}`)
             else arrived.set(i, { bytes: r.bytes, from: got.from }) // after a corrupt one: check again in turn
             nextCheck = Math.min(nextCheck, i)
           }
@@ -389,7 +516,7 @@ export class Fetcher {
         }
         let bytes: Buffer | undefined
         try {
-          bytes = await p.session.block(list[i])
+          bytes = await p.session.block(list.get(i))
         } catch (err) {
           refetch(i, p, String((err as Error)?.message ?? err))
           return
@@ -399,12 +526,12 @@ export class Fetcher {
           set.add(p)
           lacking.set(i, set)
           retry.unshift(i)
-          if (this.alive(providers).every(q => set.has(q))) fail(new FetchFailedError(`no provider has chunk ${i} (${list[i]}) of ${hash}`, { hash }))
+          if (this.alive(providers).every(q => set.has(q))) fail(new FetchFailedError(`no provider has chunk ${i} (${list.get(i)}) of ${hash}`, { hash }))
           change.notify()
           continue
         }
         if (bytes.byteLength !== expectedLength(i)) {
-          refetch(i, p, `sent chunk ${list[i]} with a wrong length`)
+          refetch(i, p, `sent chunk ${list.get(i)} with a wrong length`)
           return
         }
         arrived.set(i, { bytes, from: p })
@@ -445,23 +572,25 @@ export class Fetcher {
       chunk: async (bytes) => {
         const i = named++
         if (i >= n || bytes.byteLength !== expectedLength(i)) throw new Error(`import saw chunk ${i} of ${hash} cut differently from the list`)
-        return { hash: list[i], bytes }
+        const h = list.get(i)
+        list.release(i + 1)
+        return { hash: h, bytes }
       },
       digest: async () => await verifier.digest(),
       dispose: () => verifier.dispose()
     }
-    // a sender's chunk size outside the range this store accepts: cut and hash the file our own way
-    const own = cs >= MIN_CHUNK_SIZE && cs <= MAX_CHUNK_SIZE
+    if (n > 0) pageAhead()
     try {
       return await this.deps.repo.importFile(source(), { filename: meta.filename, mod_time: meta.mod_time, mime_type: meta.mime_type }, {
         added: false,
         guard,
         expectHash: hash,
         signal,
-        prehashed: own ? { hasher: prehashed, chunkSize: cs, release: this.deps.release } : undefined
+        prehashed: { hasher: prehashed, chunkSize: cs, release: this.deps.release }
       })
     } finally {
       finished = true
+      signal.removeEventListener('abort', onAbort)
       unjoin()
       unfinish()
       change.notify()

@@ -999,6 +999,32 @@ export class Repo {
     return await this.gcMutex.run(async () => await this.evictDown(targetBytes, options))
   }
 
+  /**
+   * Remove those of `hashes` that are only cache (what eviction may remove:
+   * not added, pinned, held, wanted, referenced by a directory or protected
+   * by work in progress), with what they alone hold. For a fetch that failed:
+   * the objects it stored on the way are not left behind.
+   */
+  async dropCached (hashes: readonly string[]): Promise<EvictResult> {
+    if (this.used === undefined) await this.init()
+    return await this.gcMutex.run(async () => {
+      const wanted = new Set<string>()
+      for await (const [k] of this.kv.iterate({ prefix: 'pw/' })) wanted.add(k.slice(3))
+      const total: EvictResult = { objects_removed: 0, bytes_freed: 0 }
+      // parents first: removing a directory leaves its children unreferenced, and they go with it
+      for (const h of [...hashes].reverse()) {
+        if (wanted.has(h)) continue
+        const r = await this.evictTree(h)
+        total.objects_removed += r.objects_removed
+        total.bytes_freed += r.bytes_freed
+      }
+      // not evictions to make room: the quota's counters stay as they were
+      this.evicted.objects -= total.objects_removed
+      this.evicted.bytes -= total.bytes_freed
+      return total
+    })
+  }
+
   private async evictDown (targetBytes: number, options: OperationOptions & { exclude?: ReadonlySet<string> }): Promise<EvictResult> {
     const result: EvictResult = { objects_removed: 0, bytes_freed: 0 }
     if (this.used! + this.reserved <= targetBytes) return result
