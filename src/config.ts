@@ -85,16 +85,27 @@ const NetworkSchema = z.strictObject({
   /** Re-announce everything held this often (pins first, by priority); 0 turns it off. */
   reprovide_interval_s: z.number().int().min(0),
   /** Pins of content that is not here yet fetched at the same time. */
-  pin_fetch_concurrency: z.number().int().min(1).max(16)
+  pin_fetch_concurrency: z.number().int().min(1).max(16),
+  /** Largest object (file, or a directory's total) this node fetches; a peer announcing more is refused as a protocol error. */
+  max_object_bytes: z.number().int().min(1)
 })
+
+/** A byte count, or "auto" (computed at start, see replication.max_bytes); numbers from the environment arrive as strings. */
+const bytesOrAuto = z.preprocess(v => typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v, z.union([z.literal('auto'), z.number().int().min(0)]))
 
 const ReplicationSchema = z.strictObject({
   /** Copies of every pin to keep in the network, this node's included; 1 turns replication off. */
   factor: z.number().int().min(1).max(20),
   /** Whether this node holds replicas for peers that ask. */
   accept: z.boolean(),
-  /** Bytes this node will hold for others in total (replicas); 0 holds none. */
-  max_bytes: z.number().int().min(0),
+  /** Bytes this node will hold for others in total (replicas); 0 holds none; "auto": a quarter of storage.max_bytes, or without a quota a quarter of the data dir's free disk at start. */
+  max_bytes: bytesOrAuto,
+  /** Bytes held for any one peer; "auto": a quarter of the total replica budget. */
+  max_bytes_per_peer: bytesOrAuto,
+  /** Peer ids whose replication requests are accepted; empty: any peer. */
+  accept_from: z.array(z.string().min(1)),
+  /** A held replica whose fetch keeps failing is dropped after this many attempts (counted across restarts). */
+  hold_max_attempts: z.number().int().min(1).max(100),
   /** Pins whose replication runs at the same time. */
   concurrency: z.number().int().min(1).max(16),
   /** How often every pin's copies are counted again (copies that vanished are replaced). */

@@ -183,7 +183,15 @@ export class LocalNode implements OpenHashNode {
     this.net = network
     const { ReplicaHolder } = await import('./net/replica-holder.js')
     const { Replicator } = await import('./net/replicator.js')
-    this.holder = new ReplicaHolder({ repo: this.repo, config: this.config.replication, fetch: async (hash, o) => await network.fetch(hash, o), log })
+    const { resolveReplicaBudget } = await import('./net/replica-budget.js')
+    this.holder = new ReplicaHolder({
+      repo: this.repo,
+      config: this.config.replication,
+      budget: resolveReplicaBudget(this.config.replication, this.config.storage.max_bytes, this.dataDir),
+      maxObjectBytes: this.config.network.max_object_bytes,
+      fetch: async (hash, o) => await network.fetch(hash, o),
+      log
+    })
     await network.serveReplication(this.holder)
     const replicator = this.replicator = new Replicator({
       repo: this.repo,
@@ -398,6 +406,7 @@ export class LocalNode implements OpenHashNode {
     await this.auditLog.flush().catch(() => {})
     this.pinQueue?.stop()
     this.replicator?.stop()
+    this.holder?.stop()
     await this.net?.stop().catch(() => {})
     await this.store.close()
   }

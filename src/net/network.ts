@@ -35,6 +35,8 @@ export const PROTOCOL_PREFIX = 'openhash'
 const CONNECTED_PROBES = 8
 /** Largest yamux data frame we send: a default 1 MiB chunk, its 32-byte hash and frame header fit in one. */
 const MAX_MUXER_FRAME = 1024 * 1024 + 4096
+/** Addresses kept per peer from a DHT answer (provider records, closest peers): a peer cannot fill our peer store. */
+const MAX_PEER_ADDRS = 8
 
 export type NetworkConfig = Config['network']
 
@@ -77,7 +79,7 @@ export class Network {
       openSession: async (peer, signal) => await this.openSession(peer, signal),
       release: bytes => this.framePool.give(bytes),
       log: options.log
-    }, { searchTimeoutMs: config.search_timeout_ms, maxProviders: config.max_providers, window: config.chunk_window })
+    }, { searchTimeoutMs: config.search_timeout_ms, maxProviders: config.max_providers, window: config.chunk_window, maxObjectBytes: config.max_object_bytes })
   }
 
   static async start (options: NetworkOptions): Promise<Network> {
@@ -184,7 +186,7 @@ export class Network {
     for (const p of connected.slice(0, CONNECTED_PROBES)) yield p
     for await (const p of this.libp2p.contentRouting.findProviders(hashToCid(hash), { signal })) {
       if (p.id.equals(this.libp2p.peerId) || hinted.includes(p.id.toString())) continue
-      if (p.multiaddrs.length > 0) await this.libp2p.peerStore.merge(p.id, { multiaddrs: p.multiaddrs }).catch(() => {})
+      if (p.multiaddrs.length > 0) await this.libp2p.peerStore.merge(p.id, { multiaddrs: p.multiaddrs.slice(0, MAX_PEER_ADDRS) }).catch(() => {})
       yield p.id.toString()
     }
   }
@@ -214,7 +216,7 @@ export class Network {
         try {
           for await (const p of libp2p.peerRouting.getClosestPeers(hashToCid(hash).multihash.bytes, { signal })) {
             if (p.id.equals(libp2p.peerId)) continue
-            if (p.multiaddrs.length > 0) await libp2p.peerStore.merge(p.id, { multiaddrs: p.multiaddrs }).catch(() => {})
+            if (p.multiaddrs.length > 0) await libp2p.peerStore.merge(p.id, { multiaddrs: p.multiaddrs.slice(0, MAX_PEER_ADDRS) }).catch(() => {})
             if (!out.includes(p.id.toString())) out.push(p.id.toString())
           }
         } catch {}
@@ -280,13 +282,13 @@ export class Network {
    * The object, local or fetched from peers (then cached and announced).
    * `providers` names peers to ask before (and besides) those the DHT finds.
    */
-  async fetch (hash: string, options: { signal?: AbortSignal, providers?: string[] } = {}): Promise<ObjectRecord> {
+  async fetch (hash: string, options: { signal?: AbortSignal, providers?: string[], maxBytes?: number } = {}): Promise<ObjectRecord> {
     const local = await this.options.repo.getObject(hash)
     if (local !== undefined) return local
     const hinted = options.providers !== undefined && options.providers.length > 0 && !this.hints.has(hash)
     if (hinted) this.hints.set(hash, options.providers!)
     try {
-      const rec = await this.fetcher.fetch(hash, { signal: options.signal })
+      const rec = await this.fetcher.fetch(hash, { signal: options.signal, maxBytes: options.maxBytes })
       this.provide(hash)
       return rec
     } finally {
@@ -317,6 +319,7 @@ export class Network {
 
   async stop (): Promise<void> {
     this.stopped = true
+    this.fetcher.stop()
     clearInterval(this.reprovideTimer)
     clearTimeout(this.refreshTimer)
     await this.libp2p.stop()

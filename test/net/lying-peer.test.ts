@@ -6,18 +6,16 @@
  * and stop as soon as its requesters go away. Real libp2p nodes on loopback.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash } from 'node:crypto'
 import { Fetcher } from '../../src/net/fetcher.js'
 import { EXCHANGE_PROTOCOL, serveExchange } from '../../src/net/exchange.js'
-import type { ObjectRecord, Repo } from '../../src/store/repo.js'
 import type { TestNode } from '../helpers/net.js'
 import { connect, startNode, TEST_CHUNK } from '../helpers/net.js'
+import { lie } from '../helpers/liar.js'
 import { collect, once, prng } from '../helpers/tmp.js'
 
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
 const started: TestNode[] = []
-const HUGE = 2 ** 52
-const CS = 1024 * 1024
 
 async function node (options: Parameters<typeof startNode>[0] = {}): Promise<TestNode> {
   const n = await startNode(options)
@@ -28,45 +26,6 @@ async function node (options: Parameters<typeof startNode>[0] = {}): Promise<Tes
 afterEach(async () => {
   await Promise.all(started.splice(0).map(async n => { await n.cleanup() }))
 })
-
-interface Liar { hash: string, pages: () => number, blocks: () => number }
-
-/**
- * Serve the exchange protocol on `n` with a made-up object of `size` bytes:
- * every CHUNKS request gets as many (random) hashes as it asks for; BLOCK
- * requests are answered per `blocks`: never (hang) or NOT_FOUND.
- */
-async function lie (n: TestNode, options: { size?: number, chunkSize?: number, blocks: 'hang' | 'missing' }): Promise<Liar> {
-  const hash = randomBytes(32).toString('hex')
-  const size = options.size ?? HUGE
-  const cs = options.chunkSize ?? CS
-  let pages = 0
-  let blocks = 0
-  const repo = n.node.repo
-  const fake: ObjectRecord = {
-    hash, filename: 'huge.bin', mime_type: 'application/octet-stream', size, mod_time: new Date().toISOString(), created_at: new Date().toISOString(),
-    is_directory: false, chunk_count: Math.ceil(size / cs), chunk_size: cs, refs: 0, added: true
-  } as unknown as ObjectRecord
-  const overrides: Partial<Repo> = {
-    getObject: async (h: string) => h === hash ? fake : await repo.getObject(h),
-    manifestChunks: async function * (_rec: any, _from?: number) { pages++; for (;;) yield randomBytes(32).toString('hex') } as any,
-    readChunk: async () => {
-      blocks++
-      if (options.blocks === 'hang') return await new Promise<never>(() => {})
-      throw new Error('not here')
-    }
-  }
-  const evil = new Proxy(repo, {
-    get (target, prop) {
-      if (prop in overrides) return (overrides as any)[prop]
-      const v = Reflect.get(target, prop, target)
-      return typeof v === 'function' ? v.bind(target) : v
-    }
-  })
-  await n.node.net!.libp2p.unhandle(EXCHANGE_PROTOCOL)
-  await n.node.net!.libp2p.handle(EXCHANGE_PROTOCOL, (stream) => { void serveExchange(evil, stream).catch(() => {}) })
-  return { hash, pages: () => pages, blocks: () => blocks }
-}
 
 function fetcherFor (f: TestNode, providers: TestNode[], options: { maxObjectBytes?: number } = {}): Fetcher {
   return new Fetcher({
