@@ -87,7 +87,9 @@ const NetworkSchema = z.strictObject({
   /** Pins of content that is not here yet fetched at the same time. */
   pin_fetch_concurrency: z.number().int().min(1).max(16),
   /** Largest object (file, or a directory's total) this node fetches; a peer announcing more is refused as a protocol error. */
-  max_object_bytes: z.number().int().min(1)
+  max_object_bytes: z.number().int().min(1),
+  /** Pre-shared swarm key file (go-ipfs /key/swarm/psk/1.0.0/ format; relative to the data dir): only peers with the same key connect. Empty: an open network. */
+  swarm_key_file: z.string()
 })
 
 /** A byte count, or "auto" (computed at start, see replication.max_bytes); numbers from the environment arrive as strings. */

@@ -20,6 +20,7 @@ import { register as daemon } from './commands/daemon.js'
 import { register as network } from './commands/network.js'
 import { register as token } from './commands/token.js'
 import { register as audit } from './commands/audit.js'
+import { register as swarmKey } from './commands/swarm-key.js'
 
 export function buildProgram (): Command {
   const version = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')).version as string
@@ -35,7 +36,7 @@ export function buildProgram (): Command {
       (value: string, prev: string[] = []) => [...prev, value])
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s.replace(/^error:/, 'Error:').replace(/\n(?=.)/g, ' ')) })
-  for (const reg of [daemon, add, get, view, list, pin, rm, gc, stats, verify, network, token, audit]) reg(program)
+  for (const reg of [daemon, add, get, view, list, pin, rm, gc, stats, verify, network, token, audit, swarmKey]) reg(program)
   const override = (cmd: Command): void => { cmd.exitOverride(); for (const sub of cmd.commands) override(sub) }
   for (const cmd of program.commands) override(cmd)
   return program

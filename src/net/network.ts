@@ -14,6 +14,7 @@ import type { KadDHT } from '@libp2p/kad-dht'
 import { mdns } from '@libp2p/mdns'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { ping } from '@libp2p/ping'
+import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
@@ -27,6 +28,7 @@ import type { ReplicaPolicy } from './replicate.js'
 import { REPLICATE_PROTOCOL, ReplicateCall, serveReplicate } from './replicate.js'
 import type { ReplicationNet } from './replicator.js'
 import { loadOrCreateIdentity } from './identity.js'
+import { loadSwarmKey } from './swarm-key.js'
 
 export const DHT_PROTOCOL = '/openhash/kad/1.0.0'
 /** identify, ping and the connection monitor run as /openhash/id/1.0.0, /openhash/ping/1.0.0. */
@@ -91,8 +93,11 @@ export class Network {
     const peerDiscovery: any[] = []
     if (config.bootstrap.length > 0) peerDiscovery.push(bootstrap({ list: config.bootstrap, timeout: 0 }))
     if (config.mdns) peerDiscovery.push(mdns())
+    // a private network: every connection is first wrapped with the pre-shared key (peers without it cannot connect)
+    const psk = config.swarm_key_file === '' ? undefined : loadSwarmKey(config.swarm_key_file, options.dataDir)
     const libp2p = await createLibp2p({
       privateKey,
+      ...(psk !== undefined ? { connectionProtector: preSharedKey({ psk }) } : {}),
       addresses: { listen, announce: config.announce },
       transports: [tcp()],
       connectionEncrypters: [noise()],

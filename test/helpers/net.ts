@@ -34,7 +34,14 @@ export async function startNode (options: { dir?: string, network?: Record<strin
   const dir = options.dir ?? tmp!.path
   const node = await LocalNode.open(netConfig(dir, options.network, options.replication, options.storage), 'net-test')
   const logs: string[] = []
-  await node.startNetwork((line) => logs.push(line))
+  try {
+    await node.startNetwork((line) => logs.push(line))
+  } catch (err) {
+    // a node whose network cannot start (e.g. a bad config) leaves no open store behind
+    await node.close().catch(() => {})
+    await tmp?.cleanup()
+    throw err
+  }
   for (const a of node.net!.addresses()) if (!a.startsWith('/ip4/127.0.0.1/')) throw new Error(`non-loopback address ${a}`)
   return {
     node,
