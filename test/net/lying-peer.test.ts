@@ -188,3 +188,36 @@ describe('requesters sharing one fetch', () => {
     expect(fetcher.inProgress).toBe(0)
   })
 })
+
+describe('through the node (the paths HTTP routes take)', () => {
+  it('info/read with a signal: an abort ends the fetch at once, and so does closing the node', async () => {
+    const [f, evil] = [await node(), await node()]
+    const liar = await lie(evil, { size: TEST_CHUNK * 100, chunkSize: TEST_CHUNK, blocks: 'hang' })
+    await connect(f, evil)
+    const ctrl = new AbortController()
+    const info = f.node.info(liar.hash, { signal: ctrl.signal })
+    info.catch(() => {})
+    const read = collect(f.node.read(liar.hash, { signal: ctrl.signal }))
+    read.catch(() => {})
+    await new Promise(resolve => setTimeout(resolve, 500))
+    expect(f.node.net!.fetcher.inProgress).toBe(1)
+    ctrl.abort()
+    for (const p of [info, read]) {
+      const r = await within(1000, p)
+      expect(r.ok).toBe(false)
+      expect((r as any).error).toMatchObject({ code: 'ABORTED' })
+    }
+    await new Promise(resolve => setTimeout(resolve, 100))
+    expect(f.node.net!.fetcher.inProgress).toBe(0)
+
+    // a fetch nobody cancels ends with the node
+    const left = f.node.info(liar.hash)
+    left.catch(() => {})
+    await new Promise(resolve => setTimeout(resolve, 300))
+    const closing = f.node.close()
+    const r = await within(3000, left)
+    expect(r.ok).toBe(false)
+    expect((r as any).error).toMatchObject({ code: 'ABORTED' })
+    await closing
+  })
+})
