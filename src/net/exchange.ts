@@ -16,6 +16,7 @@ import type { Frame } from './wire.js'
 import { MIN_POOLED } from './buffer-pool.js'
 import type { BufferPool } from './buffer-pool.js'
 import { FrameReader, json, parseJson, sendFrame } from './wire.js'
+import { Permits } from './permits.js'
 
 export const EXCHANGE_PROTOCOL = '/openhash/exchange/1.0.0'
 
@@ -39,6 +40,17 @@ export const MAX_RESPONSE_FRAME = Math.max(MAX_BLOCK_FRAME, MAX_OBJECT_FRAME)
 export const MAX_CHUNKS_PAGE = 4096
 /** Requests a server works on ahead of the one it is sending. */
 const SERVER_READ_AHEAD = 4
+/**
+ * BLOCK answers read and not yet sent, across every inbound stream of this
+ * process (a chunk is at most 4 MiB): peers that ask and never read cannot
+ * make a server hold more than this many chunks.
+ */
+export const MAX_SERVING_BLOCKS = 64
+/** A client that takes no answer bytes for this long is dropped (its stream aborted, its permits given back). */
+export const SERVE_STALL_MS = 30_000
+const serving = new Permits(MAX_SERVING_BLOCKS)
+/** BLOCK answers this process holds now (read, not yet sent). */
+export function servingBlocks (): number { return serving.inUse }
 
 /** What OBJECT answers: the metadata a fetch needs to check and rebuild the object. */
 export interface ObjectMessage {
@@ -56,7 +68,7 @@ export interface ObjectMessage {
 }
 
 /** An answer: its kind and its payload, in one or more pieces (sent back to back, never concatenated). */
-type Answer = [number, Uint8Array[]]
+type Answer = [number, Uint8Array[], boolean?]
 
 async function answer (repo: Repo, f: Frame): Promise<Answer> {
   switch (f.kind) {
@@ -96,13 +108,16 @@ async function answer (repo: Repo, f: Frame): Promise<Answer> {
     case REQ_BLOCK: {
       if (f.payload.byteLength !== 32) throw new ProtocolError('BLOCK: bad hash')
       const h = f.payload.toString('hex')
+      // the permit is given back once the answer is sent (or the stream fails)
+      await serving.take()
       try {
         // not re-hashed here: the receiver checks every chunk against its hash before it
         // uses it (and drops a sender of a bad one), so a second pass on the sending side
         // would only double the hashing per byte moved (~0.35 CPU-s per 256 MiB)
         const bytes = await repo.readChunk(h, { verify: false })
-        return [RES_BLOCK, [f.payload, bytes]]
+        return [RES_BLOCK, [f.payload, bytes], true]
       } catch {
+        serving.give()
         return [RES_NOT_FOUND, [json({ hash: h })]] // missing or unreadable here
       }
     }
@@ -132,13 +147,22 @@ export async function serveExchange (repo: Repo, stream: Stream): Promise<void> 
         wakeWriter = undefined
         continue
       }
-      const [kind, pieces] = await queue[0]
+      const [kind, pieces, permit] = await queue[0]
       queue.shift()
       wakeReader?.()
-      await sendFrame(stream, kind, pieces)
+      try {
+        await sendFrame(stream, kind, pieces, AbortSignal.timeout(SERVE_STALL_MS))
+      } finally {
+        if (permit === true) serving.give()
+      }
     }
   })()
-  writer.catch((err) => { failed ??= err; wakeReader?.() })
+  writer.catch((err) => {
+    failed ??= err
+    wakeReader?.()
+    // a reader waiting for the next request must not keep the queued answers (and their permits) forever
+    stream.abort(err instanceof Error ? err : new Error(String(err)))
+  })
 
   try {
     for (;;) {
@@ -164,6 +188,8 @@ export async function serveExchange (repo: Repo, stream: Stream): Promise<void> 
     wakeWriter?.()
     stream.abort(err instanceof Error ? err : new Error(String(err)))
     await writer.catch(() => {})
+    // answers read but never sent give their permits back
+    for (const pending of queue.splice(0)) void pending.then(([, , permit]) => { if (permit === true) serving.give() }, () => {})
   }
 }
 

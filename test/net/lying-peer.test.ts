@@ -202,7 +202,7 @@ describe('through the node (the paths HTTP routes take)', () => {
     await new Promise(resolve => setTimeout(resolve, 500))
     expect(f.node.net!.fetcher.inProgress).toBe(1)
     ctrl.abort()
-    for (const p of [info, read]) {
+    for (const p of [info, read] as Array<Promise<unknown>>) {
       const r = await within(1000, p)
       expect(r.ok).toBe(false)
       expect((r as any).error).toMatchObject({ code: 'ABORTED' })
