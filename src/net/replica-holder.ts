@@ -109,6 +109,10 @@ export class ReplicaHolder implements ReplicaPolicy {
     return { accept: true }
   }
 
+  cancel (owner: string, req: ReplicateRequest): void {
+    this.reserved.delete(slot(owner, req.hash))
+  }
+
   async store (owner: string, req: ReplicateRequest, signal: AbortSignal): Promise<void> {
     const { repo } = this.options
     const k = slot(owner, req.hash)
@@ -221,6 +225,13 @@ export class ReplicaHolder implements ReplicaPolicy {
         await this.clearAttempts(hash)
         return
       } catch (err) {
+        if (stop.aborted) {
+          // the node is shutting down: that was no failure of the hold (a crash, on the other hand, stays counted)
+          await repo.kv.batch([{ type: 'put', key: attemptsKey(hash), value: Buffer.from(String(attempts)) }], { sync: true }).catch((e) => {
+            this.options.log?.(`held replica ${hash}: could not uncount the attempt cut short by shutdown: ${String(e?.message ?? e)}`)
+          })
+          return
+        }
         this.options.log?.(`held replica ${hash}: fetch attempt ${attempts + 1} of ${config.hold_max_attempts} failed: ${String((err as Error)?.message ?? err)}`)
       } finally {
         for (const h of current) if (this.running.get(slot(h.owner, hash)) === ctrl) this.running.delete(slot(h.owner, hash))

@@ -42,6 +42,8 @@ export interface ReplicaPolicy {
   store(owner: string, req: ReplicateRequest, signal: AbortSignal): Promise<void>
   have(owner: string, hash: string): Promise<{ have: boolean, held_for_you: boolean }>
   withdraw(owner: string, hash: string): Promise<boolean>
+  /** An accepted request whose ACCEPTED answer could not be sent (the requester went away): `store` will not run. */
+  cancel?(owner: string, req: ReplicateRequest): void
 }
 
 function readHash (v: unknown, what: string): string {
@@ -67,7 +69,12 @@ export async function serveReplicate (stream: Stream, owner: string, policy: Rep
         const req: ReplicateRequest = { hash, size: m.size, priority: m.priority }
         const verdict = await policy.consider(owner, req)
         if (!verdict.accept) { await sendFrame(stream, RES_REFUSED, json({ reason: verdict.reason })); break }
-        await sendFrame(stream, RES_ACCEPTED, json({}))
+        try {
+          await sendFrame(stream, RES_ACCEPTED, json({}))
+        } catch (err) {
+          policy.cancel?.(owner, req) // what consider() reserved is given back
+          throw err
+        }
         try {
           await policy.store(owner, req, ctrl.signal)
           await sendFrame(stream, RES_STORED, json({}))

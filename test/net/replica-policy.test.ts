@@ -138,4 +138,21 @@ describe('holds at start', () => {
     expect(holder.logs.some(l => l.includes(gone) && l.includes('failed 2 times')), holder.logs.join('\n')).toBe(true)
     expect(holder.logs.some(l => l.includes(gone) && l.includes('fetch attempt'))).toBe(false)
   })
+
+  it('a fetch cut short by shutdown does not use up an attempt', async () => {
+    const liar = await node()
+    const slow = await lie(liar, { size: TEST_CHUNK * 100, chunkSize: TEST_CHUNK, blocks: 'hang' })
+    const owner = liar.node.net!.peerId
+    const dir = await holderDir(async (n) => { await n.repo.hold(slow.hash, owner, { size: TEST_CHUNK * 100, priority: 1 }) })
+    const holder = await LocalNode.open(netConfig(dir, { bootstrap: [liar.node.net!.addresses()[0]] }), 'test')
+    await holder.startNetwork()
+    await until('the resumed fetch to ask for chunks', () => slow.blocks() > 0, 10_000)
+    expect(Buffer.from((await holder.repo.kv.get(`ra/${slow.hash}`))!).toString()).toBe('1')
+    await holder.close()
+    const again = await LocalNode.open(netConfig(dir), 'test')
+    try {
+      expect(Buffer.from((await again.repo.kv.get(`ra/${slow.hash}`))!).toString()).toBe('0')
+      expect((await again.repo.holds()).size).toBe(1)
+    } finally { await again.close() }
+  })
 })
