@@ -157,6 +157,8 @@ interface FetchContext {
 
 export class Fetcher {
   private readonly active = new Map<string, Run>()
+  /** Every run, shared or not (a replica's size-limited runs are not in `active`). */
+  private readonly runs = new Set<Run>()
   /** Aborts every run (shutdown). */
   private readonly stopping = new AbortController()
 
@@ -167,7 +169,7 @@ export class Fetcher {
   private get maxObjectBytes (): number { return this.options.maxObjectBytes ?? DEFAULT_MAX_OBJECT_BYTES }
 
   /** Fetches in progress (hash -> promise), e.g. for stats. */
-  get inProgress (): number { return this.active.size }
+  get inProgress (): number { return this.runs.size }
 
   /** Abort every fetch in progress, and refuse new ones (shutdown). */
   stop (): void { this.stopping.abort(new AbortedError('the node is shutting down')) }
@@ -194,7 +196,9 @@ export class Fetcher {
       const r: Run = { ctrl, waiting: 0, promise: undefined as unknown as Promise<ObjectRecord> }
       r.promise = this.run(hash, AbortSignal.any([ctrl.signal, this.stopping.signal]), options.maxBytes).finally(() => {
         if (this.active.get(hash) === r) this.active.delete(hash)
+        this.runs.delete(r)
       })
+      this.runs.add(r)
       // every requester gets the outcome through its own promise below
       r.promise.catch(() => {})
       // a run with a size limit (a replica's) is its own: others must not fail by that limit

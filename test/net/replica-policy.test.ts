@@ -10,7 +10,7 @@ import { statfsSync } from 'node:fs'
 import { loadConfig } from '../../src/config.js'
 import { LocalNode } from '../../src/node.js'
 import { resolveReplicaBudget } from '../../src/net/replica-budget.js'
-import { RES_ACCEPTED, RES_REFUSED, RES_STORED } from '../../src/net/replicate.js'
+import { REPLICATE_PROTOCOL, REQ_WITHDRAW, RES_ACCEPTED, RES_FAILED, RES_REFUSED, RES_STORED, ReplicateCall } from '../../src/net/replicate.js'
 import type { TestNode } from '../helpers/net.js'
 import { connect, netConfig, startNode, TEST_CHUNK, until } from '../helpers/net.js'
 import { lie, replicateRequest } from '../helpers/liar.js'
@@ -96,6 +96,31 @@ describe('a holder', () => {
     expect(r[r.length - 1].body.reason).toMatch(/more than the 100 expected/)
     expect((await holder.node.repo.holds()).size).toBe(0)
     expect(await holder.node.repo.getObject(h)).toBeUndefined()
+  })
+})
+
+describe('a withdraw', () => {
+  it('aborts the replica fetch still running for that peer: FAILED at once, no hold, no fetch left', async () => {
+    const liar = await node()
+    const holder = await node({ replication: { max_bytes: 1024 * 1024 * 1024 } })
+    await connect(liar, holder)
+    const slow = await lie(liar, { size: TEST_CHUNK * 100, chunkSize: TEST_CHUNK, blocks: 'hang' })
+    const asked = replicateRequest(liar, holder.node.net!.peerId, slow.hash, TEST_CHUNK * 100, 20_000)
+    asked.catch(() => {})
+    await until('the holder to ask for chunks', () => slow.blocks() > 0, 10_000)
+    expect(holder.node.net!.fetcher.inProgress).toBe(1)
+    const t0 = Date.now()
+    const stream = await liar.node.net!.libp2p.dialProtocol(holder.node.net!.libp2p.peerId, REPLICATE_PROTOCOL)
+    const call = new ReplicateCall(stream)
+    await call.send(REQ_WITHDRAW, { hash: slow.hash })
+    expect((await call.answer(5000)).body.dropped).toBe(true)
+    await call.close()
+    const answers = await asked
+    expect(Date.now() - t0).toBeLessThan(3000)
+    expect(answers.map(x => x.kind)).toEqual([RES_ACCEPTED, RES_FAILED])
+    // the requester has its answer at once; the run itself ends right after (its streams closed)
+    await until('no fetch left', () => holder.node.net!.fetcher.inProgress === 0, 2000)
+    expect((await holder.node.repo.holds()).size).toBe(0)
   })
 })
 
