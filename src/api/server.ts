@@ -77,7 +77,7 @@ export async function startServer (node: OpenHashNode, options: ServerOptions): 
   let active = 0
   let idle: (() => void) | undefined
 
-  const live = new Set<AbortController>() // the signals of the requests in flight, aborted on shutdown
+  const live = new Map<AbortController, import('node:http').ServerResponse>() // requests in flight: aborted on shutdown
   const connections = new ConnectionRequests(options.maxPipelined ?? DEFAULT_MAX_PIPELINED)
   const idleMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS
   const idleWatch = new IdleWatch(idleMs)
@@ -89,7 +89,7 @@ export async function startServer (node: OpenHashNode, options: ServerOptions): 
       const controller = new AbortController()
       const ip = clientIp(incoming) // now: once the client is gone, its socket no longer knows its address
       active++
-      live.add(controller)
+      live.set(controller, outgoing)
       let done = false
       let answered = true
       let untrack: (() => void) | undefined
@@ -188,7 +188,11 @@ export async function startServer (node: OpenHashNode, options: ServerOptions): 
       }
       // past the grace period: abort what is left (uploads roll back), cut connections
       shutdown.abort(new AbortedError('the daemon is shutting down'))
-      for (const c of [...live]) c.abort(shutdown.signal.reason)
+      for (const [c, out] of [...live]) {
+        c.abort(shutdown.signal.reason)
+        // an answer already under way cannot become a 503: cut it now rather than wait for a slow reader
+        if (out.headersSent) out.destroy()
+      }
       idleWatch.stop()
       // a short wait for the aborted requests to answer (a timer that keeps the process alive: the
       // caller awaits this close); cutting the connections then ends every request still open
@@ -199,6 +203,12 @@ export async function startServer (node: OpenHashNode, options: ServerOptions): 
       }
       server.closeAllConnections()
       await closed
+      // the cut connections' requests end on their sockets' 'close' (at most a few ticks later)
+      if (active > 0) {
+        let timer: NodeJS.Timeout | undefined
+        await new Promise<void>(resolve => { idle = resolve; timer = setTimeout(resolve, 500) })
+        clearTimeout(timer)
+      }
     }
   }
 }
