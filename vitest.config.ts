@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config'
+import { LongFilesFirstSequencer } from './test/sequencer.js'
 
 /**
  * Two projects: everything in-process, and the CLI process suite once more
@@ -14,6 +15,8 @@ export default defineConfig({
     // two files at a time: on 2 cores vitest's default is one, and most files wait on child processes,
     // sockets and fsync more than they compute (measured: 640 s serial, 399 s with two, all green)
     maxWorkers: 2,
+    // long, idle files (test/api/slow-upload.test.ts, ~6 min) start first and overlap the rest
+    sequence: { sequencer: LongFilesFirstSequencer },
     reporters: ['default'],
     projects: [
       {

@@ -55,7 +55,11 @@ const ApiSchema = z.strictObject({
   /** Requests per minute per key for each class; 0 = the class is not limited. */
   rate_limit_upload_per_min: z.number().int().min(0),
   rate_limit_download_per_min: z.number().int().min(0),
-  rate_limit_metadata_per_min: z.number().int().min(0)
+  rate_limit_metadata_per_min: z.number().int().min(0),
+  /** A request body of which no byte arrives for this long is aborted (408; the upload rolls back); 0 = never. No limit on total time. */
+  idle_timeout_ms: z.number().int().min(0),
+  /** Unanswered (pipelined) requests one connection may hold; one more and the connection is closed. */
+  max_pipelined_requests: z.number().int().min(1).max(10_000)
 })
 
 const multiaddr = z.string().regex(/^\/(ip4|ip6|dns|dns4|dns6)\//, 'expected a multiaddr such as /ip4/127.0.0.1/tcp/4001')

@@ -20,6 +20,7 @@ export type ErrorCode =
   | 'CONFIG_INVALID'
   | 'ABORTED'
   | 'PAYLOAD_TOO_LARGE'
+  | 'REQUEST_TIMEOUT'
   | 'INSUFFICIENT_STORAGE'
   | 'RATE_LIMITED'
   | 'RANGE_NOT_SATISFIABLE'
@@ -75,6 +76,8 @@ export const CorruptDataError = define('CORRUPT_DATA', 'CorruptDataError')
 export const ConfigInvalidError = define('CONFIG_INVALID', 'ConfigInvalidError')
 export const AbortedError = define('ABORTED', 'AbortedError')
 export const PayloadTooLargeError = define('PAYLOAD_TOO_LARGE', 'PayloadTooLargeError')
+/** The client sent no byte of its request body for `api.idle_timeout_ms` (HTTP 408; the upload rolls back). */
+export const RequestTimeoutError = define('REQUEST_TIMEOUT', 'RequestTimeoutError')
 /** A write does not fit in `storage.max_bytes`, even after evicting every unpinned cached object. */
 export const InsufficientStorageError = define('INSUFFICIENT_STORAGE', 'InsufficientStorageError')
 /** Too many requests from one token or client address in one class (HTTP 429 with Retry-After). */
@@ -102,7 +105,7 @@ const CLASSES = [
   InvalidHashError, InvalidArgumentError, InvalidPriorityError, NotFoundError, NotADirectoryError,
   IsADirectoryError, NotAddedError, SourceNotFoundError, SourceUnreadableError, SymlinkLoopError,
   UnsupportedFileTypeError, StoreLockedError, StoreIncompatibleError, CorruptDataError,
-  ConfigInvalidError, AbortedError, PayloadTooLargeError, InsufficientStorageError, RateLimitedError, RangeNotSatisfiableError,
+  ConfigInvalidError, AbortedError, PayloadTooLargeError, RequestTimeoutError, InsufficientStorageError, RateLimitedError, RangeNotSatisfiableError,
   MethodNotAllowedError, RouteNotFoundError, UnavailableError, FetchFailedError, ProtocolError, ApiUnreachableError,
   BadResponseError, UnauthorizedError, ForbiddenError, InternalError
 ]

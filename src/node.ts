@@ -113,8 +113,8 @@ export interface OpenHashNode {
   addStream(source: AsyncIterable<Uint8Array>, meta: { filename: string, mod_time?: string }, options?: OperationOptions & { total?: number }): Promise<AddResult>
   /** Add a directory tree whose files arrive as a stream of parts (see content/tree.ts). */
   addTree(parts: AsyncIterable<TreePart>, meta: TreeMeta, options?: OperationOptions): Promise<AddResult>
-  info(hash: string): Promise<ContentInfo>
-  entries(hash: string): Promise<DirEntry[]>
+  info(hash: string, options?: { signal?: AbortSignal }): Promise<ContentInfo>
+  entries(hash: string, options?: { signal?: AbortSignal }): Promise<DirEntry[]>
   read(hash: string, options?: ReadOptions): AsyncIterable<Uint8Array>
   list(options?: { after?: string, limit?: number }): Promise<ContentInfo[]>
   pin(hash: string, priority?: number): Promise<PinResult>

@@ -59,7 +59,12 @@ export interface ApiOptions {
   rateLimit?: RateLimitConfig
 }
 
-type Env = { Bindings: HttpBindings }
+/**
+ * `signal`: the request's own AbortSignal from the server (server.ts): it fires
+ * when the client goes away, its body stops arriving, or the daemon shuts
+ * down. Every long operation of a route gets it.
+ */
+type Env = { Bindings: HttpBindings & { signal?: AbortSignal } }
 
 /** Upload bytes read ahead of the store, so the socket keeps flowing while chunks are hashed and written. */
 const PREFETCH_BYTES = 16 * 1024 * 1024
@@ -71,6 +76,11 @@ const PREFETCH_BYTES = 16 * 1024 * 1024
  */
 const PREFETCH = { reuse: 1024 * 1024 }
 type C = Context<Env>
+
+/** The request's signal (server.ts), else the server-wide one (an app run without the server). */
+function signalOf (c: C, options: ApiOptions): AbortSignal | undefined {
+  return c.env?.signal ?? options.signal
+}
 
 /**
  * Served content runs in a sandbox: an HTML page from /view may run its own
@@ -217,7 +227,7 @@ export function createApp (node: OpenHashNode, options: ApiOptions): Hono<Env> {
     }
   }
 
-  const partsOf = (c: C): AsyncGenerator<Part> => parseMultipart(c.env.incoming, { maxBytes: options.maxUploadBytes, signal: options.signal })
+  const partsOf = (c: C): AsyncGenerator<Part> => parseMultipart(c.env.incoming, { maxBytes: options.maxUploadBytes, signal: signalOf(c, options) })
 
   app.post('/upload/file', async (c) => {
     uploadGuard(c)
@@ -231,7 +241,7 @@ export function createApp (node: OpenHashNode, options: ApiOptions): Hono<Env> {
       requireUploadAuth(c)
       if (part.name !== 'file') continue // other file fields are drained and ignored
       const filename = fields.filename ?? (baseName(part.filename) || 'upload')
-      const res = await node.addStream(prefetch(part.body, PREFETCH_BYTES, PREFETCH), { filename, mod_time: modTime('mod_time', fields.mod_time) }, { signal: options.signal })
+      const res = await node.addStream(prefetch(part.body, PREFETCH_BYTES, PREFETCH), { filename, mod_time: modTime('mod_time', fields.mod_time) }, { signal: signalOf(c, options) })
       return c.json({ hash: res.hash, cid: cidString(res.hash), size: res.size, filename: res.filename, message: 'File uploaded successfully', mime_type: res.mime_type, is_directory: false })
     }
     requireUploadAuth(c)
@@ -274,7 +284,7 @@ export function createApp (node: OpenHashNode, options: ApiOptions): Hono<Env> {
       // nothing at all is not a folder: most likely a client that sent the wrong form
       if (items === 0) throw new InvalidArgumentError('empty folder upload: send the files as multipart/form-data file parts (curl -F "file=@dir/a.txt;filename=dir/a.txt"), or "directory" fields for empty directories')
     }
-    const res = await node.addTree(tree(), meta, { signal: options.signal })
+    const res = await node.addTree(tree(), meta, { signal: signalOf(c, options) })
     return c.json({ hash: res.hash, cid: cidString(res.hash), size: res.size, filename: res.filename, message: 'Folder uploaded successfully', mime_type: res.mime_type, is_directory: true, files: res.files, directories: res.directories })
   })
 
@@ -306,10 +316,10 @@ export function createApp (node: OpenHashNode, options: ApiOptions): Hono<Env> {
       const length = range.end - range.start + 1
       headers['Content-Range'] = `bytes ${range.start}-${range.end}/${info.size}`
       headers['Content-Length'] = length
-      await sendBody(out, 206, headers, head ? null : node.read(info.hash, { offset: range.start, length, signal: options.signal }))
+      await sendBody(out, 206, headers, head ? null : node.read(info.hash, { offset: range.start, length, signal: signalOf(c, options) }))
     } else {
       headers['Content-Length'] = info.size
-      await sendBody(out, 200, headers, head || info.size === 0 ? null : node.read(info.hash, { signal: options.signal }))
+      await sendBody(out, 200, headers, head || info.size === 0 ? null : node.read(info.hash, { signal: signalOf(c, options) }))
     }
     return RESPONSE_ALREADY_SENT
   }
@@ -324,18 +334,18 @@ export function createApp (node: OpenHashNode, options: ApiOptions): Hono<Env> {
       'Accept-Ranges': 'none',
       'Content-Type': 'application/x-tar',
       'Content-Disposition': contentDisposition('attachment', `${name}.tar`),
-      'Content-Length': await tarLength(node, info.hash, name, { signal: options.signal })
+      'Content-Length': await tarLength(node, info.hash, name, { signal: signalOf(c, options) })
     }
     if (etagMatches(c.req.header('if-none-match'), etag)) {
       await sendBody(c.env.outgoing, 304, { ...CORS_HEADERS, ETag: etag, 'Cache-Control': IMMUTABLE }, null)
       return RESPONSE_ALREADY_SENT
     }
-    await sendBody(c.env.outgoing, 200, headers, c.req.method === 'HEAD' ? null : tarDirectory(node, info.hash, name, { signal: options.signal }))
+    await sendBody(c.env.outgoing, 200, headers, c.req.method === 'HEAD' ? null : tarDirectory(node, info.hash, name, { signal: signalOf(c, options) }))
     return RESPONSE_ALREADY_SENT
   }
 
   app.on(['GET', 'HEAD'], '/download/:hash', async (c) => {
-    const info = await node.info(parseHash(c.req.param('hash')))
+    const info = await node.info(parseHash(c.req.param('hash')), { signal: signalOf(c, options) })
     const format = c.req.query('format')
     if (format !== undefined && format !== 'raw' && format !== 'tar') throw new InvalidArgumentError(`format must be raw or tar, got "${format}"`)
     if (info.is_directory) {
@@ -351,9 +361,9 @@ export function createApp (node: OpenHashNode, options: ApiOptions): Hono<Env> {
     let entryName = root.filename
     for (const name of names) {
       if (!current.is_directory) throw new NotFoundError(`not found in directory ${root.hash}: ${names.join('/')}`, { hash: root.hash, path: names.join('/') })
-      const entry: DirEntry | undefined = (await node.entries(current.hash)).find(e => e.name === name)
+      const entry: DirEntry | undefined = (await node.entries(current.hash, { signal: signalOf(c, options) })).find(e => e.name === name)
       if (entry === undefined) throw new NotFoundError(`not found in directory ${root.hash}: ${names.join('/')}`, { hash: root.hash, path: names.join('/') })
-      current = await node.info(entry.hash)
+      current = await node.info(entry.hash, { signal: signalOf(c, options) })
       entryName = name
     }
     if (!current.is_directory) {
@@ -366,9 +376,9 @@ export function createApp (node: OpenHashNode, options: ApiOptions): Hono<Env> {
       const url = new URL(c.req.url)
       return c.redirect(url.pathname + '/' + url.search, 301)
     }
-    const entries = await node.entries(current.hash)
+    const entries = await node.entries(current.hash, { signal: signalOf(c, options) })
     const index = entries.find(e => e.name === 'index.html' && e.type === 'file')
-    if (index !== undefined) return await sendFile(c, await node.info(index.hash), 'inline', 'index.html', 'text/html; charset=utf-8')
+    if (index !== undefined) return await sendFile(c, await node.info(index.hash, { signal: signalOf(c, options) }), 'inline', 'index.html', 'text/html; charset=utf-8')
     const title = [root.filename, ...names].join('/') + '/'
     const etag = `W/"${current.hash}"`
     if (etagMatches(c.req.header('if-none-match'), etag)) return c.body(null, 304, { ETag: etag, 'Cache-Control': IMMUTABLE })
@@ -384,7 +394,7 @@ export function createApp (node: OpenHashNode, options: ApiOptions): Hono<Env> {
   }
 
   app.on(['GET', 'HEAD'], '/view/:hash', async (c) => {
-    const info = await node.info(parseHash(c.req.param('hash')))
+    const info = await node.info(parseHash(c.req.param('hash')), { signal: signalOf(c, options) })
     return await viewPath(c, info, [], false)
   })
 
@@ -398,17 +408,17 @@ export function createApp (node: OpenHashNode, options: ApiOptions): Hono<Env> {
       throw new InvalidArgumentError(`malformed path: ${rest}`)
     }
     if (names.some(n => n === '.' || n === '..')) throw new InvalidArgumentError(`path may not contain "." or ".." segments: ${rest}`)
-    const info = await node.info(hash)
+    const info = await node.info(hash, { signal: signalOf(c, options) })
     return await viewPath(c, info, names, rest === '' || rest.endsWith('/'))
   })
 
   // ---- metadata ----
 
-  app.get('/info/:hash', async (c) => c.json(infoBody(await node.info(parseHash(c.req.param('hash'))))))
+  app.get('/info/:hash', async (c) => c.json(infoBody(await node.info(parseHash(c.req.param('hash')), { signal: signalOf(c, options) }))))
 
   app.get('/entries/:hash', async (c) => {
     const hash = parseHash(c.req.param('hash'))
-    return c.json({ hash, entries: await node.entries(hash) })
+    return c.json({ hash, entries: await node.entries(hash, { signal: signalOf(c, options) }) })
   })
 
   app.get('/list', async (c) => {
@@ -450,9 +460,9 @@ export function createApp (node: OpenHashNode, options: ApiOptions): Hono<Env> {
     return c.json({ ...res, message: 'Local add released' })
   })
 
-  app.post('/gc', async (c) => c.json(await node.gc({ signal: options.signal })))
+  app.post('/gc', async (c) => c.json(await node.gc({ signal: signalOf(c, options) })))
 
-  app.post('/verify', async (c) => c.json(await node.verify({ signal: options.signal })))
+  app.post('/verify', async (c) => c.json(await node.verify({ signal: signalOf(c, options) })))
 
   // ---- system ----
 

@@ -4,11 +4,16 @@
  * socket to the store, never buffered whole. The consumer must finish (or
  * skip) a file part's stream before asking for the next part; a part it
  * skips is drained. The total of file bytes is capped (413 past the cap).
+ *
+ * The request ending early (the client disconnected, or `signal` fired:
+ * client gone, idle body, shutdown) fails the file part being read at once,
+ * with the signal's reason: busboy itself would leave that part's stream
+ * waiting forever, and the import reading it with it.
  */
 import type { IncomingMessage } from 'node:http'
 import type { Readable } from 'node:stream'
 import busboy from 'busboy'
-import { InvalidArgumentError, isOpenHashError, PayloadTooLargeError } from '../errors.js'
+import { AbortedError, InvalidArgumentError, isOpenHashError, PayloadTooLargeError } from '../errors.js'
 
 export type Part =
   | { kind: 'field', name: string, value: string }
@@ -122,8 +127,21 @@ export async function * parseMultipart (req: IncomingMessage, options: Multipart
   bb.on('error', (err: any) => push({ error: new InvalidArgumentError(`malformed multipart request: ${String(err?.message ?? err)}`) }))
   bb.on('partsLimit', () => push({ error: new InvalidArgumentError('too many parts in the multipart request') }))
   bb.on('fieldsLimit', () => push({ error: new InvalidArgumentError('too many fields in the multipart request') }))
-  req.on('aborted', () => push({ error: new InvalidArgumentError('request body ended early (client disconnected)') }))
-  const onAbort = (): void => push({ error: new InvalidArgumentError('request aborted') })
+  let current: Readable | undefined
+  let failed = false
+  const fail = (err: unknown): void => {
+    if (failed) return
+    failed = true
+    push({ error: err })
+    // the part being read fails too (busboy neither ends nor fails it when the request stops)
+    if (current !== undefined && !current.readableEnded) current.destroy(err as Error)
+  }
+  const onAborted = (): void => fail(new InvalidArgumentError('request body ended early (client disconnected)'))
+  const onAbort = (): void => {
+    const reason: unknown = options.signal?.reason
+    fail(isOpenHashError(reason) ? reason : new AbortedError('request aborted'))
+  }
+  req.once('aborted', onAborted)
   options.signal?.addEventListener('abort', onAbort)
 
   let total = 0
@@ -139,9 +157,9 @@ export async function * parseMultipart (req: IncomingMessage, options: Multipart
   }
 
   req.pipe(bb)
-  let current: Readable | undefined
   let finished = false
   try {
+    if (options.signal?.aborted === true) onAbort()
     while (true) {
       // a file part the consumer left unread is drained, so busboy can go on
       if (current !== undefined && !current.readableEnded) current.resume()
@@ -155,6 +173,7 @@ export async function * parseMultipart (req: IncomingMessage, options: Multipart
     }
   } finally {
     options.signal?.removeEventListener('abort', onAbort)
+    req.off('aborted', onAborted)
     if (!finished) {
       // stopped early (error or consumer gave up): detach; Node discards the
       // rest of the body once the response is sent

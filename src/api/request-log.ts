@@ -2,7 +2,9 @@
  * The request log: one line per finished request, as text (the classic
  * one-liner) or as a JSON object per line, filtered by level. Severity comes
  * from the outcome: 5xx are `error`, 4xx and responses cut short are `warn`,
- * the rest `info`.
+ * the rest `info`. A request whose client left before any byte of an answer
+ * reached it was never answered: its status is `-` (text) or null (JSON),
+ * whatever the app had chosen.
  */
 import type { Principal } from './request-info.js'
 
@@ -21,6 +23,8 @@ export interface RequestRecord {
   status: number
   /** False when the response was cut short (client gone, shutdown, error mid-body). */
   finished: boolean
+  /** False when no byte of the answer reached the client (it left first); default true. */
+  answered?: boolean
   bytesIn: number
   bytesOut: number
   durationMs: number
@@ -35,7 +39,8 @@ export function maskUrl (url: string): string {
   return url.includes('?') ? url.replace(SECRET_PARAMS, '$1REDACTED') : url
 }
 
-export function levelOf (r: Pick<RequestRecord, 'status' | 'finished'>): Exclude<LogLevel, 'silent' | 'debug'> {
+export function levelOf (r: Pick<RequestRecord, 'status' | 'finished' | 'answered'>): Exclude<LogLevel, 'silent' | 'debug'> {
+  if (r.answered === false) return 'warn'
   if (r.status >= 500) return 'error'
   if (r.status >= 400 || !r.finished) return 'warn'
   return 'info'
@@ -52,7 +57,7 @@ export function formatRequest (r: RequestRecord, format: LogFormat, min: LogLeve
   if (!enabled(level, min)) return undefined
   const url = maskUrl(r.url)
   if (format === 'text') {
-    const status = r.finished ? String(r.status) : `${r.status}!` // ! = cut short
+    const status = r.answered === false ? '-' : r.finished ? String(r.status) : `${r.status}!` // - = never answered, ! = cut short
     return `${r.time.toISOString()} ${r.ip === '' ? '-' : r.ip} ${r.method} ${url} ${status} ${r.bytesOut} ${r.durationMs.toFixed(1)}ms`
   }
   const q = url.indexOf('?')
@@ -64,8 +69,9 @@ export function formatRequest (r: RequestRecord, format: LogFormat, min: LogLeve
     path: q === -1 ? url : url.slice(0, q),
     url,
     route: r.route,
-    status: r.status,
+    status: r.answered === false ? null : r.status,
     ...(r.finished ? {} : { aborted: true }),
+    ...(r.answered === false ? { answered: false } : {}),
     bytes_in: r.bytesIn,
     bytes_out: r.bytesOut,
     duration_ms: Math.round(r.durationMs * 1000) / 1000,

@@ -8,6 +8,7 @@
  * OPENHASH_API_* variables.
  */
 import { request } from 'node:http'
+import { connect } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../../src/config.js'
 import { LocalNode } from '../../src/node.js'
@@ -90,6 +91,15 @@ describe('formatRequest', () => {
     expect(formatRequest(record(), 'text', 'info')).toBe('2026-01-02T03:04:05.678Z 192.0.2.1 GET /info/abc 200 42 1.2ms')
     expect(formatRequest(record({ finished: false, ip: '' }), 'text', 'info')).toBe('2026-01-02T03:04:05.678Z - GET /info/abc 200! 42 1.2ms')
   })
+
+  it('marks a request never answered (its client left first): status - in text, null and answered false in JSON', () => {
+    const r = record({ finished: false, answered: false, status: 200, bytesOut: 0 })
+    expect(formatRequest(r, 'text', 'info')).toBe('2026-01-02T03:04:05.678Z 192.0.2.1 GET /info/abc - 0 1.2ms')
+    expect(JSON.parse(formatRequest(r, 'json', 'info')!)).toMatchObject({ level: 'warn', status: null, aborted: true, answered: false })
+    // never answered is a warning even where the app had chosen a 5xx
+    expect(levelOf({ status: 500, finished: false, answered: false })).toBe('warn')
+    expect(formatRequest(r, 'text', 'error')).toBeUndefined()
+  })
 })
 
 /** POST a multipart body with chunked transfer encoding (no Content-Length), in several writes. */
@@ -166,6 +176,51 @@ describe('request log of a running server', () => {
     expect(JSON.stringify(got)).not.toContain('s3cret')
     expect(missing).toMatchObject({ level: 'warn', route: '/info/:hash', status: 404 })
     expect(health).toMatchObject({ level: 'info', route: '/health', status: 200 })
+  })
+
+  it('a request whose client left before the answer is logged as never answered, not 200!', async () => {
+    const url = await serve('gone', 'text', 'info')
+    const json = await serve('gone-json', 'json', 'info')
+    const count = async (): Promise<number> => (await node.stats()).storage.content_count
+    const before = await count()
+    for (const [name, base] of [['gone', url], ['gone-json', json]]) {
+      const u = new URL(base)
+      const s = connect(Number(u.port), u.hostname)
+      s.on('error', () => {})
+      await new Promise<void>(resolve => s.once('connect', () => resolve()))
+      const boundary = 'goneBOUNDARY'
+      const pre = `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="g.bin"\r\nContent-Type: application/octet-stream\r\n\r\n`
+      // an upload that stops halfway, and a /health pipelined behind it (answered by the app, but
+      // queued behind the upload's answer: none of it ever reaches the client)
+      s.write(`POST /upload/file HTTP/1.1\r\nHost: ${u.host}\r\nContent-Type: multipart/form-data; boundary=${boundary}\r\nContent-Length: ${pre.length + 200_000 + 40}\r\n\r\n${pre}`)
+      s.write(prng(9)(100_000))
+      await new Promise(resolve => setTimeout(resolve, 200))
+      s.destroy()
+      const got = await waitLines(name, 1)
+      expect(got, name).toHaveLength(1)
+    }
+    expect(lines.gone[0]).toMatch(/^\S+Z 127\.0\.0\.1 POST \/upload\/file - \d+ [\d.]+ms$/)
+    expect(JSON.parse(lines['gone-json'][0])).toMatchObject({ route: '/upload/file', status: null, answered: false, aborted: true, level: 'warn' })
+    expect(await count()).toBe(before) // nothing of the halves was kept
+  })
+
+  it('pipelined requests queued behind one the client left are logged as never answered', async () => {
+    const url = await serve('queued', 'text', 'info')
+    const u = new URL(url)
+    const s = connect(Number(u.port), u.hostname)
+    s.on('error', () => {})
+    await new Promise<void>(resolve => s.once('connect', () => resolve()))
+    const boundary = 'qBOUNDARY'
+    const pre = `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="q.bin"\r\n\r\n`
+    // an upload whose body never comes, then two /health behind it on the same connection
+    s.write(`POST /upload/file HTTP/1.1\r\nHost: ${u.host}\r\nContent-Type: multipart/form-data; boundary=${boundary}\r\nContent-Length: ${pre.length}\r\n\r\n${pre}`)
+    s.write(`GET /health HTTP/1.1\r\nHost: ${u.host}\r\n\r\nGET /health HTTP/1.1\r\nHost: ${u.host}\r\n\r\n`)
+    await new Promise(resolve => setTimeout(resolve, 300))
+    s.destroy()
+    const got = await waitLines('queued', 3)
+    expect(got).toHaveLength(3)
+    for (const l of got) expect(l).toMatch(/ (POST \/upload\/file|GET \/health) - /)
+    expect(got.join('\n')).not.toMatch(/ 200!? /)
   })
 
   it('warn shows only 4xx and 5xx; silent shows nothing; text keeps the one-line format', async () => {

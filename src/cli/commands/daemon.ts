@@ -63,6 +63,8 @@ export function register (program: Command): void {
           logFormat: config.api.log_format,
           logLevel: config.api.log_level,
           metrics: config.api.metrics,
+          idleTimeoutMs: config.api.idle_timeout_ms,
+          maxPipelined: config.api.max_pipelined_requests,
           rateLimit: config.api.rate_limit_enabled
             ? { loopback: config.api.rate_limit_loopback, perMinute: { upload: config.api.rate_limit_upload_per_min, download: config.api.rate_limit_download_per_min, metadata: config.api.rate_limit_metadata_per_min } }
             : undefined
