@@ -10,6 +10,8 @@ import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { z } from 'zod'
 import { ConfigInvalidError } from './errors.js'
+import { proxyEntryError } from './api/client-address.js'
+import { allowedHostError } from './api/host-check.js'
 
 const StorageSchema = z.strictObject({
   backend: z.enum(['pack', 'leveldb']),
@@ -59,7 +61,11 @@ const ApiSchema = z.strictObject({
   /** A request body of which no byte arrives for this long is aborted (408; the upload rolls back); 0 = never. No limit on total time. */
   idle_timeout_ms: z.number().int().min(0),
   /** Unanswered (pipelined) requests one connection may hold; one more and the connection is closed. */
-  max_pipelined_requests: z.number().int().min(1).max(10_000)
+  max_pipelined_requests: z.number().int().min(1).max(10_000),
+  /** Proxies (addresses, CIDR blocks) whose Forwarded / X-Forwarded-* headers are believed; see docs/security.md. */
+  trusted_proxies: z.array(z.string().superRefine((v, ctx) => { const e = proxyEntryError(v); if (e !== undefined) ctx.addIssue({ code: 'custom', message: e }) })),
+  /** Host names the API answers besides loopback ones (a proxy that keeps the public Host). */
+  allowed_hosts: z.array(z.string().superRefine((v, ctx) => { const e = allowedHostError(v); if (e !== undefined) ctx.addIssue({ code: 'custom', message: e }) }))
 })
 
 const multiaddr = z.string().regex(/^\/(ip4|ip6|dns|dns4|dns6)\//, 'expected a multiaddr such as /ip4/127.0.0.1/tcp/4001')

@@ -35,7 +35,8 @@ import type { AuditSink } from './audit.js'
 import { auditMiddleware } from './audit.js'
 import { mountAdmin } from './admin.js'
 import { createMetrics } from './metrics.js'
-import { trackRequests } from './request-info.js'
+import { requestInfo, trackRequests } from './request-info.js'
+import { clientAddress, proxyList } from './client-address.js'
 import type { RateLimitConfig } from './rate-limit.js'
 import { rateLimitMiddleware } from './rate-limit.js'
 
@@ -57,6 +58,8 @@ export interface ApiOptions {
   metrics?: boolean
   /** Per-token / per-IP request limits (api.rate_limit_*); none when undefined. */
   rateLimit?: RateLimitConfig
+  /** api.trusted_proxies: addresses and CIDR blocks whose forwarding headers are believed. */
+  trustedProxies?: readonly string[]
 }
 
 /**
@@ -189,6 +192,17 @@ export function createApp (node: OpenHashNode, options: ApiOptions): Hono<Env> {
   })
 
   // ---- request pipeline (order matters) ----
+  // 0. who the client is, behind any trusted proxy: read by every step below — api/client-address.ts
+  const trusted = proxyList(options.trustedProxies)
+  app.use('*', async (c, next) => {
+    const incoming = c.env?.incoming
+    if (incoming !== undefined) {
+      const client = clientAddress(incoming, trusted)
+      c.set('client' as never, client as never)
+      if (c.env.outgoing !== undefined) requestInfo(incoming, c.env.outgoing).client = client
+    }
+    await next()
+  })
   // 1. metrics (outermost: sees every request and its final status)       — api/metrics.ts
   const patterns = [...ROUTES.map(r => r.pattern), '/docs/init.js', '/docs/:asset'] // the route label's values
   app.use('*', trackRequests(patterns)) // route and principal for the request log and the metrics

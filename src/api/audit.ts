@@ -10,6 +10,7 @@ import type { HttpBindings } from '@hono/node-server'
 import type { AuditEntry } from '../auth/audit.js'
 import { isOpenHashError } from '../errors.js'
 import { principal } from './auth.js'
+import { clientOf } from './client-address.js'
 
 export type AuditSink = (entry: Omit<AuditEntry, 'id' | 'time'>) => void
 
@@ -58,10 +59,13 @@ export function auditMiddleware (sink: AuditSink): MiddlewareHandler<{ Bindings:
         try { target = (await c.res.clone().json() as { id?: string }).id } catch {}
       }
       const who = principal(c)
+      const client = clientOf(c)
       sink({
         actor: {
           ...(who.kind === 'token' ? { token_id: who.id, token_name: who.name } : {}),
-          ip: c.env?.incoming?.socket?.remoteAddress ?? '-'
+          ...(who.kind === 'token' && who.refused !== undefined ? { token_status: who.refused } : {}),
+          ip: client.ip === '' ? '-' : client.ip,
+          ...(client.forwarded ? { via: client.peer } : {})
         },
         method: c.req.method,
         path: c.req.path.slice(0, 300),

@@ -9,21 +9,30 @@
  *   `public_reads` lets /view, /download and /info through without one.
  * - With auth off (the loopback default) requests need no token, but a token
  *   that is sent is still checked (and names the caller in the audit log).
+ *   In the auto mode that decision is made per request: a client that is not
+ *   local (api/client-address.ts: forwarded by a proxy that is not trusted,
+ *   or a trusted proxy's remote client) needs a token even on loopback.
+ * - The token and audit routes (/tokens…, /audit) need an admin token in
+ *   every mode, auth off included (GET /tokens/self: any valid token).
  * - Browser safety, whatever the auth mode: a cross-origin request (an Origin
  *   other than the API's own, or Sec-Fetch-Site cross-site/same-site) that
  *   changes something or reaches an admin route must carry a token; a web
- *   page cannot, so it cannot change a node. And when the API listens on
- *   loopback only, the Host header must name a loopback host, so that a
- *   DNS-rebinding page cannot reach it under its own name.
+ *   page cannot, so it cannot change a node. "Own origin" is the Host (or a
+ *   trusted proxy's forwarded host and protocol). And when the API listens
+ *   on loopback only, the Host header must name a loopback host or one of
+ *   api.allowed_hosts (api/host-check.ts), so that a DNS-rebinding page
+ *   cannot reach it under its own name.
  */
 import type { Context, MiddlewareHandler } from 'hono'
 import type { TokenInfo, Scope } from '../auth/tokens.js'
 import { grants } from '../auth/tokens.js'
 import { ForbiddenError, UnauthorizedError } from '../errors.js'
-import { isLoopbackHost } from './request-info.js'
+import { clientOf } from './client-address.js'
+import { hostCheck } from './host-check.js'
 
 export type Principal =
-  | { kind: 'token', id: string, name: string, scopes: Scope[] }
+  /** `refused`: a genuine token that was turned away (named in the audit log, grants nothing). */
+  | { kind: 'token', id: string, name: string, scopes: Scope[], refused?: 'revoked' | 'expired' }
   | { kind: 'anonymous' }
 
 export interface AuthOptions {
@@ -31,10 +40,16 @@ export interface AuthOptions {
   required: boolean
   /** /view, /download, /info readable without a token. */
   publicReads: boolean
-  /** The API listens on loopback only: accept only loopback Host headers. */
+  /** The API listens on loopback only: accept only loopback Host headers (and allowedHosts). */
   loopbackOnly: boolean
+  /** api.auth auto: a client that is not local needs a token even when `required` is false. */
+  requireRemote?: boolean
+  /** api.allowed_hosts: Host names answered besides loopback ones (api/host-check.ts). */
+  allowedHosts?: readonly string[]
   /** Check a token (counting its use); throws UNAUTHORIZED. */
   authenticate: (token: string) => Promise<TokenInfo>
+  /** A token's record by id, to name a revoked or expired token in the audit log. */
+  lookup?: (id: string) => Promise<TokenInfo>
 }
 
 /** Set on the context: who is asking, and what the route needs. */
@@ -70,13 +85,22 @@ function bearer (c: Context): string | undefined {
 }
 
 
+/** Token and audit routes: admin in every auth mode. */
+function adminAlways (path: string): boolean {
+  return path === '/tokens' || path.startsWith('/tokens/') || path === '/audit'
+}
+
 export function isCrossOrigin (c: Context): boolean {
   const site = c.req.header('sec-fetch-site')
   if (site === 'cross-site' || site === 'same-site') return true
   const origin = c.req.header('origin')
   if (origin === undefined) return false
-  const host = c.req.header('host') ?? ''
-  return origin !== `http://${host}` && origin !== `https://${host}`
+  // behind a trusted proxy: the host and protocol the client used
+  const client = clientOf(c)
+  const host = (client.host ?? c.req.header('host') ?? '').toLowerCase()
+  const o = origin.toLowerCase()
+  if (client.proto !== undefined) return o !== `${client.proto}://${host}`
+  return o !== `http://${host}` && o !== `https://${host}`
 }
 
 function principalOf (t: TokenInfo): Principal {
@@ -85,7 +109,13 @@ function principalOf (t: TokenInfo): Principal {
 
 /** Authenticate `token` as the request's principal (named in the audit even when it lacks the scope), then check the scope. */
 async function check (c: Context, options: AuthOptions, token: string, need: Scope | undefined, state: AuthState): Promise<Principal> {
-  const info = await options.authenticate(token)
+  let info: TokenInfo
+  try {
+    info = await options.authenticate(token)
+  } catch (err) {
+    await nameRefused(c, options, err, state)
+    throw err
+  }
   state.principal = principalOf(info)
   // `principal` is what the rate limiter, the request log and the metrics read
   c.set('principal' as never, state.principal as never)
@@ -95,15 +125,39 @@ async function check (c: Context, options: AuthOptions, token: string, need: Sco
   return principalOf(info)
 }
 
+/**
+ * A token whose secret matched but that is revoked or expired (the token
+ * store says so only then: a wrong secret never confirms an id) becomes the
+ * refused request's principal, so that the audit log names it.
+ */
+async function nameRefused (c: Context, options: AuthOptions, err: unknown, state: AuthState): Promise<void> {
+  if (!(err instanceof UnauthorizedError)) return
+  const id = err.details?.token_id
+  const status = err.details?.status
+  if (typeof id !== 'string' || (status !== 'revoked' && status !== 'expired')) return
+  let name = ''
+  let scopes: Scope[] = []
+  try {
+    const t = await options.lookup?.(id)
+    if (t !== undefined) { name = t.name; scopes = t.scopes }
+  } catch {} // the refusal stands either way; the audit entry then has the id alone
+  state.principal = { kind: 'token', id, name, scopes, refused: status }
+  c.set('principal' as never, state.principal as never)
+}
+
 export function authMiddleware (options: AuthOptions): MiddlewareHandler {
+  const hostAllowed = hostCheck(options.loopbackOnly, options.allowedHosts)
   return async (c, next) => {
     const state: AuthState = { principal: { kind: 'anonymous' } }
     c.set('auth' as never, state as never)
     c.set('principal' as never, state.principal as never)
     const path = c.req.path
     const method = c.req.method
-    if (options.loopbackOnly && !isLoopbackHost(c.req.header('host') ?? '')) {
-      throw new ForbiddenError(`Host "${c.req.header('host') ?? ''}" is not served here: this API listens on loopback only (DNS-rebinding protection)`)
+    const host = c.req.header('host') ?? ''
+    if (!hostAllowed(host)) {
+      throw new ForbiddenError(options.loopbackOnly
+        ? `Host "${host.slice(0, 200)}" is not served here: this API listens on loopback only (DNS-rebinding protection); list the name in api.allowed_hosts to serve it behind a proxy`
+        : `Host "${host.slice(0, 200)}" is not served here: it is not in api.allowed_hosts`, { host: host.slice(0, 200) })
     }
     const { need, publicRead, upload } = requirement(method, path)
     state.need = need
@@ -116,10 +170,13 @@ export function authMiddleware (options: AuthOptions): MiddlewareHandler {
       return
     }
     const crossOrigin = isCrossOrigin(c)
+    const required = options.required || (options.requireRemote === true && !clientOf(c).local)
     if (crossOrigin && (MUTATING.has(method) || need === 'admin')) {
       if (upload) state.pendingForm = { reason: 'cross-origin' }
       else throw new ForbiddenError('cross-origin request without a token: a web page may not change this node or reach its admin routes')
-    } else if (options.required && !(options.publicReads && publicRead)) {
+    } else if (need === 'admin' && adminAlways(path)) {
+      throw new UnauthorizedError('the token and audit routes need an admin token in every auth mode: send "Authorization: Bearer <token>" (the local CLI uses <data-dir>/admin.token)', { required: need })
+    } else if (required && !(options.publicReads && publicRead)) {
       if (upload) state.pendingForm = { reason: 'auth' }
       else throw new UnauthorizedError(`this request needs a token with the ${need} scope: send "Authorization: Bearer <token>"`, { required: need })
     }

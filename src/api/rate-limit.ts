@@ -11,7 +11,7 @@ import type { Context, MiddlewareHandler } from 'hono'
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
 import { RateLimitedError } from '../errors.js'
 import type { Principal } from './request-info.js'
-import { clientIp, isLoopback } from './request-info.js'
+import { clientOf } from './client-address.js'
 
 export type RateLimitClass = 'upload' | 'download' | 'metadata'
 
@@ -170,8 +170,10 @@ export function rateLimitMiddleware (config: RateLimitConfig, errorResponse: (er
   return async (c: Context<any>, next) => {
     const cls = classify(c.req.method, c.req.path)
     if (cls === undefined || limiter.limit(cls) <= 0) { await next(); return }
-    const ip = clientIp(c.env?.incoming)
-    if (!config.loopback && isLoopback(ip)) { await next(); return }
+    // the client behind any trusted proxy: a forwarded request from an untrusted one is never local
+    const client = clientOf(c)
+    const ip = client.ip
+    if (!config.loopback && client.local) { await next(); return }
     const principal = (c.get as (key: string) => unknown)('principal') as Principal | undefined
     const d = limiter.take(cls, rateLimitKey(principal, ip))
     if (!d.allowed) {

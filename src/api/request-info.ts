@@ -12,10 +12,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Context, MiddlewareHandler } from 'hono'
 import { matchedRoutes } from 'hono/route'
+import type { ClientAddress } from './client-address.js'
 
 /** Who made the request, as the auth middleware records it in `c.var.principal`. */
 export type Principal =
-  | { kind: 'token', id: string, name: string, scopes?: string[] }
+  | { kind: 'token', id: string, name: string, scopes?: string[], refused?: 'revoked' | 'expired' }
   | { kind: 'anonymous' }
 
 export interface RequestInfo {
@@ -29,6 +30,8 @@ export interface RequestInfo {
   bytesOut: number
   /** The principal once authentication ran (read at the end of the request). */
   principal: () => Principal | undefined
+  /** The client behind any trusted proxy (api/client-address.ts), once the app resolved it. */
+  client?: ClientAddress
 }
 
 const infos = new WeakMap<ServerResponse, RequestInfo>()

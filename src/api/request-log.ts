@@ -77,7 +77,8 @@ export function formatRequest (r: RequestRecord, format: LogFormat, min: LogLeve
     duration_ms: Math.round(r.durationMs * 1000) / 1000,
     ip: r.ip,
     principal: r.principal === undefined ? null : r.principal.kind === 'token' ? `token:${r.principal.id}` : 'anonymous',
-    ...(r.principal?.kind === 'token' ? { token_name: r.principal.name } : {})
+    ...(r.principal?.kind === 'token' ? { token_name: r.principal.name } : {}),
+    ...(r.principal?.kind === 'token' && r.principal.refused !== undefined ? { token_status: r.principal.refused } : {})
   }
   return JSON.stringify(line)
 }

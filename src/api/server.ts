@@ -56,6 +56,8 @@ export interface ServerOptions {
   idleTimeoutMs?: number
   /** Unanswered requests one connection may hold; one more and it is closed (api.max_pipelined_requests, default 64). */
   maxPipelined?: number
+  /** api.trusted_proxies (see ApiOptions). */
+  trustedProxies?: readonly string[]
 }
 
 export interface RunningServer {
@@ -71,7 +73,7 @@ export interface RunningServer {
 export async function startServer (node: OpenHashNode, options: ServerOptions): Promise<RunningServer> {
   const shutdown = new AbortController()
   let shuttingDown = false
-  const app = createApp(node, { maxUploadBytes: options.maxUploadBytes, signal: shutdown.signal, isShuttingDown: () => shuttingDown, auth: options.auth, audit: options.audit, metrics: options.metrics, rateLimit: options.rateLimit })
+  const app = createApp(node, { maxUploadBytes: options.maxUploadBytes, signal: shutdown.signal, isShuttingDown: () => shuttingDown, auth: options.auth, audit: options.audit, metrics: options.metrics, rateLimit: options.rateLimit, trustedProxies: options.trustedProxies })
   const logFormat = options.logFormat ?? 'text'
   const logLevel = options.logLevel ?? 'info'
   let active = 0
@@ -112,7 +114,7 @@ export async function startServer (node: OpenHashNode, options: ServerOptions): 
             bytesIn: bytesIn(incoming, info),
             bytesOut: info.bytesOut,
             durationMs: Number(process.hrtime.bigint() - info.started) / 1e6,
-            ip,
+            ip: info.client?.ip ?? ip,
             principal: info.principal()
           }, logFormat, logLevel)
           if (line !== undefined) options.log(line)

@@ -13,8 +13,12 @@ export interface AuditActor {
   /** The token that made the request, when there was one. */
   token_id?: string
   token_name?: string
-  /** The client's address. */
+  /** Set when the token was refused because it is revoked or expired. */
+  token_status?: 'revoked' | 'expired'
+  /** The client's address (behind a trusted proxy: the forwarded client's). */
   ip: string
+  /** The proxy the request came through, when it carried forwarding headers. */
+  via?: string
 }
 
 export interface AuditEntry {

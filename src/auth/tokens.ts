@@ -236,6 +236,15 @@ export class TokenStore {
     return infoOf(rec)
   }
 
+  /** The active token `token` is, without counting a use; undefined for anything else. */
+  async verify (token: string): Promise<TokenInfo | undefined> {
+    const m = TOKEN_RE.exec(token)
+    if (m === null) return undefined
+    const rec = await this.load(m[1], true)
+    if (rec === undefined || !timingSafeEqual(Buffer.from(sha(token), 'hex'), Buffer.from(rec.secret_sha256, 'hex'))) return undefined
+    return statusOf(rec) === 'active' ? infoOf(rec) : undefined
+  }
+
   private scheduleFlush (): void {
     if (this.flushTimer !== undefined) return
     this.flushTimer = setTimeout(() => { this.flushTimer = undefined; void this.flush() }, this.flushMs)

@@ -3,7 +3,7 @@
  * HTTP client once --api lands) and a printer that honours --json.
  */
 import type { Command } from 'commander'
-import { loadConfig } from '../config.js'
+import { loadConfig, resolveDataDir } from '../config.js'
 import { ConfigInvalidError, isOpenHashError } from '../errors.js'
 import type { OpenHashNode } from '../node.js'
 import { LocalNode } from '../node.js'
@@ -75,16 +75,33 @@ function processAlive (pid: number): boolean {
   }
 }
 
+/** Same scheme, host and port (an --api URL and the address a lock file names). */
+function sameOrigin (a: string, b: string): boolean {
+  try {
+    return new URL(a).origin === new URL(b).origin
+  } catch {
+    return false
+  }
+}
+
 /**
  * The node a command talks to: the daemon at --api (or $OPENHASH_API); else
  * the daemon that holds the data directory (its lock file names its API
- * address); else the store itself, in-process.
+ * address); else the store itself, in-process. The data directory's admin
+ * token goes only to the daemon that holds that directory: found through the
+ * lock file, or an --api URL that is exactly the address the lock names.
  */
 export async function openNode (globals: GlobalOptions, command: string): Promise<OpenHashNode> {
   const nonEmpty = (v: string | undefined): string | undefined => v === undefined || v === '' ? undefined : v
   const api = globals.api ?? nonEmpty(process.env.OPENHASH_API)
   const token = nonEmpty(globals.token) ?? nonEmpty(process.env.OPENHASH_TOKEN)
-  if (api !== undefined) return new OpenHashClient({ url: api, token })
+  if (api !== undefined) {
+    if (token !== undefined) return new OpenHashClient({ url: api, token })
+    const dataDir = resolveDataDir(globals.dataDir)
+    const lock = await readLockInfo(dataDir)
+    const own = lock?.api !== undefined && lock.pid !== process.pid && processAlive(lock.pid) && sameOrigin(lock.api, api)
+    return new OpenHashClient({ url: api, token: own ? await readAdminToken(dataDir) : undefined })
+  }
   const config = loadConfig({ dataDir: globals.dataDir, overrides: parseConfigFlags(globals.config) })
   const lock = await readLockInfo(config.data_dir)
   if (lock?.api !== undefined && lock.pid !== process.pid && processAlive(lock.pid)) {

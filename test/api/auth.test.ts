@@ -264,6 +264,9 @@ describe('auth off (the loopback default): browser safety', () => {
     await expectError(await fetch(`${d.url}/unpin/${hash}`, { method: 'DELETE', headers: { Origin: 'null' } }), 403, 'FORBIDDEN')
     await expectError(await fetch(`${d.url}/gc`, { method: 'POST', headers: evil }), 403, 'FORBIDDEN')
     await expectError(await fetch(`${d.url}/tokens`, { headers: evil }), 403, 'FORBIDDEN')
+    // and even same-origin, with auth off, the token and audit routes need the admin token
+    await expectError(await fetch(`${d.url}/tokens`), 401, 'UNAUTHORIZED')
+    await expectError(await fetch(`${d.url}/audit`), 401, 'UNAUTHORIZED')
     // nothing changed
     expect(await json(await fetch(`${d.url}/list`))).toEqual(before)
     expect(await json(await fetch(`${d.url}/pins`))).toEqual({})
@@ -332,12 +335,37 @@ describe('tokens in process (no daemon): the data directory is the root of trust
       expect((await cliJson(['token', 'list'], { dataDir: dir.path })).map((t: any) => t.id)).toEqual([created.id])
       expectCleanError(await runCli(['token', 'show', 'nothex'], { dataDir: dir.path }), /no such token|invalid token id/)
       expectCleanError(await runCli(['token', 'create', '-n', 'x', '-s', 'root'], { dataDir: dir.path }), /unknown scope "root"/)
-      // a store that already has a token gets no new admin token at the daemon's first start
-      const d = await startDaemon(dir.path, { args: ['--no-network', '-c', 'api.auth=on'] })
+      // a store that already has a token prints no admin token at the daemon's first start, but the
+      // local CLI's admin.token is created (the token and audit routes need an admin token in every mode)
+      let d = await startDaemon(dir.path, { args: ['--no-network', '-c', 'api.auth=on'] })
+      let local = ''
       try {
         await until('the banner', () => d.output().includes('Peer network'))
-        expect(d.output()).not.toMatch(/Admin token/)
+        expect(d.output()).not.toMatch(/Admin token \(shown once/)
+        local = (await readFile(join(dir.path, 'admin.token'), 'utf8')).trim()
+        expect(local).toMatch(/^ohk_[0-9a-f]{16}_/)
+        expect(d.output()).not.toContain(local)
+        expect(d.output()).toMatch(/New admin token for the local CLI saved with mode 0600/)
+        expect((await stat(join(dir.path, 'admin.token'))).mode & 0o777).toBe(0o600)
         expect((await fetch(`${d.url}/tokens`, { headers: bearer(created.token) })).status).toBe(200)
+        expect((await fetch(`${d.url}/tokens/self`, { headers: bearer(local) })).status).toBe(200)
+        expect((await cliJson(['token', 'list'], { dataDir: dir.path })).map((t: any) => t.name)).toEqual(['offline', 'local CLI admin'])
+        // revoked: the next start replaces it
+        const id = local.slice(4, 20)
+        expect((await fetch(`${d.url}/tokens/${id}/revoke`, { method: 'POST', headers: bearer(created.token) })).status).toBe(200)
+      } finally {
+        await d.stop()
+      }
+      d = await startDaemon(dir.path, { args: ['--no-network', '-c', 'api.auth=on'] })
+      try {
+        const again = (await readFile(join(dir.path, 'admin.token'), 'utf8')).trim()
+        expect(again).not.toBe(local)
+        expect((await fetch(`${d.url}/tokens`, { headers: bearer(again) })).status).toBe(200)
+        // a valid file is kept as it is
+        await d.stop()
+        d = await startDaemon(dir.path, { args: ['--no-network', '-c', 'api.auth=on'] })
+        expect((await readFile(join(dir.path, 'admin.token'), 'utf8')).trim()).toBe(again)
+        expect(d.output()).not.toMatch(/New admin token/)
       } finally {
         await d.stop()
       }

@@ -49,7 +49,8 @@ export function register (program: Command): void {
           throw new Error(`refusing to serve the API on ${host} with authentication off: anyone who can reach it could change this node. Set api.auth to "auto" or "on", or pass --insecure to force it`)
         }
         node = await LocalNode.open(config, 'openhash daemon')
-        // the first start creates an admin token: shown once, kept (0600) in the data directory for the local CLI
+        // the local CLI's admin token, kept (0600) in the data directory: created at the first start (and shown
+        // once), created again (not shown) whenever the file is missing or no longer holds an active admin token
         const admin = await ensureAdminToken(node.tokens, config.data_dir)
         const tokens = node.tokens
         const auditLog = node.auditLog
@@ -57,7 +58,17 @@ export function register (program: Command): void {
           host,
           port: listenPort,
           maxUploadBytes: config.api.max_upload_bytes,
-          auth: { required: authRequired, publicReads: config.api.public_reads, loopbackOnly: loopback, authenticate: async (t) => await tokens.authenticate(t) },
+          auth: {
+            required: authRequired,
+            publicReads: config.api.public_reads,
+            loopbackOnly: loopback,
+            // auto: a client that is not local (forwarded, or beyond a trusted proxy) needs a token even on loopback
+            requireRemote: config.api.auth === 'auto',
+            allowedHosts: config.api.allowed_hosts,
+            authenticate: async (t) => await tokens.authenticate(t),
+            lookup: async (id) => await tokens.get(id)
+          },
+          trustedProxies: config.api.trusted_proxies,
           audit: (entry) => { auditLog.append(entry) },
           log: config.api.request_log && !print.json ? (line) => process.stdout.write(line + '\n') : undefined,
           logFormat: config.api.log_format,
@@ -96,15 +107,19 @@ export function register (program: Command): void {
           peer_id: netState?.peer_id ?? null,
           addresses: netState?.addresses ?? [],
           auth: authRequired ? 'on' : 'off',
-          ...(admin !== undefined ? { admin_token: admin.token, admin_token_file: admin.file } : {})
+          ...(admin?.first === true ? { admin_token: admin.token } : {}),
+          ...(admin !== undefined ? { admin_token_file: admin.file } : {})
         })
         print.line(`🚀 OpenHashDB daemon listening on ${server.url}`)
         print.line(`   Data directory: ${config.data_dir}`)
         print.line(`   API docs: ${server.url}/docs`)
         print.line(authRequired
           ? `   Auth: tokens required${config.api.public_reads ? ' (reads of /view, /download, /info are public)' : ''}`
-          : `   Auth: off (loopback only; cross-origin changes still need a token)`)
-        if (admin !== undefined) {
+          : config.api.auth === 'auto'
+            ? `   Auth: off for local clients (forwarded and remote ones need a token; cross-origin changes, /tokens and /audit always do)`
+            : `   Auth: off (loopback only; cross-origin changes, /tokens and /audit still need a token)`)
+        if (admin !== undefined && !admin.first) print.line(`   🔑 New admin token for the local CLI saved with mode 0600 to ${admin.file}`)
+        if (admin?.first === true) {
           print.line(`   🔑 Admin token (shown once; saved with mode 0600 to ${admin.file}):`)
           print.line(`      ${admin.token}`)
         }
