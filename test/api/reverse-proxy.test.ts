@@ -16,6 +16,7 @@ import type { RunningProxy } from '../helpers/proxy.js'
 import { startProxy } from '../helpers/proxy.js'
 import { tempDir } from '../helpers/tmp.js'
 import { until } from '../helpers/net.js'
+import { expectCleanError, runCli } from '../helpers/cli.js'
 
 interface Dir { path: string, cleanup: () => Promise<void> }
 
@@ -195,7 +196,8 @@ describe('Caddy-style proxy (public Host kept, X-Forwarded-For/-Host/-Proto)', (
 
   it('works once api.allowed_hosts lists the name, with tokens for remote clients (proxy trusted or not)', async () => {
     const dir = await tempDir('openhash-rp-caddy-')
-    const d = await startDaemon(dir.path, { args: ['--no-network', '-c', 'api.allowed_hosts=["node.example.com"]', '-c', 'api.trusted_proxies=["127.0.0.2"]'] })
+    // the environment's comma-separated form of the lists
+    const d = await startDaemon(dir.path, { args: ['--no-network'], env: { OPENHASH_API_ALLOWED_HOSTS: 'node.example.com', OPENHASH_API_TRUSTED_PROXIES: '127.0.0.2, 10.0.0.0/8' } })
     const trusted = await startProxy(d.url, 'caddy')
     const untrusted = await startProxy(d.url, 'caddy', { localAddress: '127.0.0.3' })
     const other = await startProxy(d.url, 'caddy', { publicHost: 'other.example.com' })
@@ -250,5 +252,19 @@ describe('audit: refused revoked and expired tokens are named (9b)', () => {
     expect(forged.actor).toEqual({ ip: '127.0.0.1' })
     // filtering by the token finds its refusals
     expect((await audit(d.url, admin, `&token_id=${revoked.id}`)).map((e: any) => e.status)).toContain(401)
+  })
+})
+
+describe('config: api.trusted_proxies and api.allowed_hosts are validated', () => {
+  it('a bad entry is a one-line error naming the key', async () => {
+    const dir = await tempDir('openhash-rp-config-')
+    try {
+      const run = async (flag: string): Promise<string> => expectCleanError(await runCli(['daemon', '--no-network', '--api-port', '0', '-c', flag], { dataDir: dir.path, timeoutMs: 20_000 }))
+      expect(await run('api.trusted_proxies=["localhost"]')).toMatch(/api\.trusted_proxies\.0: "localhost" is not an IP address or CIDR block/)
+      expect(await run('api.trusted_proxies=["10.0.0.0/33"]')).toMatch(/prefix length must be 0-32/)
+      expect(await run('api.allowed_hosts=["https://node.example.com"]')).toMatch(/api\.allowed_hosts\.0: .* is not a host name/)
+    } finally {
+      await dir.cleanup()
+    }
   })
 })
