@@ -24,7 +24,9 @@ const StorageSchema = z.strictObject({
   /** After a write, past this fraction of max_bytes, eviction runs in the background… */
   gc_high_water: z.number().gt(0).max(1),
   /** …down to this fraction of max_bytes. */
-  gc_low_water: z.number().min(0).max(1)
+  gc_low_water: z.number().min(0).max(1),
+  /** Bytes kept in <data dir>/reserve so that LevelDB can open, recover and delete on a full disk; 0 = none. */
+  disk_reserve_bytes: z.number().int().min(0).max(1024 * 1024 * 1024)
 }).refine(s => s.gc_low_water <= s.gc_high_water, { message: 'gc_low_water must not exceed gc_high_water', path: ['gc_low_water'] })
 
 const ApiSchema = z.strictObject({

@@ -5,6 +5,7 @@
  */
 import type { ErrorCode } from '../errors.js'
 import { isOpenHashError } from '../errors.js'
+import { diskFullError, isDiskFull } from '../store/disk-full.js'
 
 export const STATUS_BY_CODE: Record<ErrorCode, number> = {
   INVALID_HASH: 400,
@@ -70,6 +71,8 @@ export interface ErrorBody {
 
 /** Status and body for any thrown value. Unknown errors become a 500 without internals. */
 export function toErrorResponse (err: unknown): { status: number, body: ErrorBody } {
+  // a full disk met by any write (pack, LevelDB, a file) is a 507 that says so, never a 500
+  if (!isOpenHashError(err) && isDiskFull(err)) err = diskFullError(err)
   if (isOpenHashError(err)) {
     const status = STATUS_BY_CODE[err.code] ?? 500
     return {

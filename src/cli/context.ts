@@ -9,6 +9,7 @@ import type { OpenHashNode } from '../node.js'
 import { LocalNode } from '../node.js'
 import { OpenHashClient } from '../client/client.js'
 import { readLockInfo } from '../store/open.js'
+import { diskFullError, isDiskFull } from '../store/disk-full.js'
 import { readAdminToken } from '../auth/admin-token.js'
 
 export interface Printer {
@@ -62,6 +63,7 @@ export const status = { code: 0 }
 
 export function errorMessage (err: unknown): string {
   if (isOpenHashError(err)) return err.message
+  if (isDiskFull(err)) return diskFullError(err).message
   if (err instanceof Error) return err.message
   return String(err)
 }
@@ -123,7 +125,7 @@ export async function withNode (cmd: Command, action: (ctx: CliContext) => Promi
   } catch (err) {
     if (process.env.OPENHASH_DEBUG !== undefined) console.error(err)
     print.error(`Error: ${errorMessage(err)}`)
-    if (print.json) process.stdout.write(JSON.stringify({ error: errorMessage(err), code: isOpenHashError(err) ? err.code : 'INTERNAL' }) + '\n')
+    if (print.json) process.stdout.write(JSON.stringify({ error: errorMessage(err), code: isOpenHashError(err) ? err.code : isDiskFull(err) ? 'INSUFFICIENT_STORAGE' : 'INTERNAL' }) + '\n')
     status.code = 1
   } finally {
     await node?.close().catch(() => {})

@@ -35,6 +35,7 @@ import type { ChunkStore, ChunkStoreStats, CompactResult } from './chunk-store.j
 import { decodeCounters, encodeCounters } from './chunk-store.js'
 import { Mutex } from './mutex.js'
 import { NotFoundError, StoreLockedError } from '../errors.js'
+import { asDiskFull, isDiskFull } from './disk-full.js'
 
 const STATS_KEY = '!stats'
 const NEXT_KEY = '!next'
@@ -124,7 +125,8 @@ export class LevelChunkStore implements ChunkStore {
   private indexUnsynced = false
   private readonly lock = new Mutex()
 
-  constructor (private readonly path: string) {
+  /** `onDiskFull` hears of every write that met a full disk (e.g. to release the space reserve). */
+  constructor (private readonly path: string, private readonly onDiskFull?: () => void) {
     this.valuesPath = join(path, 'values')
     this.index = new ClassicLevel<string, Bytes>(path, {
       keyEncoding: 'utf8',
@@ -151,7 +153,7 @@ export class LevelChunkStore implements ChunkStore {
       await this.index.open()
     } catch (err: any) {
       if (err?.cause?.code === 'LEVEL_LOCKED') throw new StoreLockedError(`database ${this.path} is locked by another process`, { path: this.path })
-      throw err
+      throw this.failed(err)
     }
     try {
       await mkdir(this.valuesPath, { recursive: true })
@@ -162,7 +164,23 @@ export class LevelChunkStore implements ChunkStore {
     } catch (err) {
       await this.values.close().catch(() => {})
       await this.index.close()
-      throw err
+      throw this.failed(err)
+    }
+  }
+
+  /** A full disk becomes the typed disk-full error (and is reported to onDiskFull). */
+  private failed (err: unknown): unknown {
+    if (!isDiskFull(err)) return err
+    this.onDiskFull?.()
+    return asDiskFull(err, this.path)
+  }
+
+  /** Run a write; a full disk surfaces as the typed disk-full error. */
+  private async checked<T> (fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn()
+    } catch (err) {
+      throw this.failed(err)
     }
   }
 
@@ -217,16 +235,16 @@ export class LevelChunkStore implements ChunkStore {
     this.staged.set(hash, whole ? bytes : Uint8Array.prototype.slice.call(bytes))
     this.stagedBytes += bytes.byteLength
     if (whole || this.stagedBytes >= VALUE_BATCH_BYTES || this.pending.size >= MAX_PENDING) {
-      await this.lock.run(async () => {
+      await this.checked(async () => await this.lock.run(async () => {
         await this.writeStaged()
         if (this.pending.size >= MAX_PENDING) await this.commitIndex()
-      })
+      }))
     }
     return true
   }
 
   async flush (): Promise<void> {
-    await this.lock.run(async () => { await this.flushLocked() })
+    await this.checked(async () => await this.lock.run(async () => { await this.flushLocked() }))
   }
 
   private async flushLocked (): Promise<void> {
@@ -258,6 +276,15 @@ export class LevelChunkStore implements ChunkStore {
       await this.values.batch(ops, { sync: false })
       this.valuesUnsynced = true
       for (const [hash, entry] of numbered) this.pending.set(hash, entry)
+    } catch (err) {
+      // not written: staged again (copies: a whole chunk may be a caller's buffer) for a later flush,
+      // since puts that resolved true count on them; their value numbers stay unused
+      for (const [hash, bytes] of staged) {
+        if (this.staged.has(hash)) continue
+        this.staged.set(hash, Uint8Array.prototype.slice.call(bytes))
+        this.stagedBytes += bytes.byteLength
+      }
+      throw err
     } finally {
       this.writing = undefined
     }
@@ -286,7 +313,7 @@ export class LevelChunkStore implements ChunkStore {
 
   async delete (hashes: string[]): Promise<number> {
     if (hashes.length === 0) return 0
-    return await this.lock.run(async () => {
+    return await this.checked(async () => await this.lock.run(async () => {
       const unique = [...new Set(hashes)]
       // chunks not indexed yet: index them first, so that they are deleted too
       if (unique.some(h => this.staging(h))) await this.flushLocked()
@@ -321,7 +348,7 @@ export class LevelChunkStore implements ChunkStore {
         this.valuesUnsynced = true
       }
       return freed
-    })
+    }))
   }
 
   async * entries (): AsyncIterable<{ hash: string, size: number }> {
@@ -335,7 +362,7 @@ export class LevelChunkStore implements ChunkStore {
   }
 
   async compact (): Promise<CompactResult> {
-    await this.lock.run(async () => {
+    await this.checked(async () => await this.lock.run(async () => {
       const markers: string[] = []
       for await (const key of this.index.keys({ gt: 'x', lt: 'y' })) markers.push(key)
       if (markers.length > 0) {
@@ -355,7 +382,7 @@ export class LevelChunkStore implements ChunkStore {
       }
       // chunks of the earlier layout
       await this.index.compactRange('d', 'e')
-    })
+    }))
     return { reclaimed_bytes: 0, files_removed: 0 }
   }
 }

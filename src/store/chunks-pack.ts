@@ -10,7 +10,16 @@
  * one synced KV batch, so an indexed chunk is always on disk. Bytes appended
  * but never indexed (a crash before the batch) are dead space that
  * `compact()` reclaims. `compact()` copies live records out of mostly-dead
- * packs, re-indexes them (synced), then unlinks the old pack.
+ * packs, re-indexes them (synced), then unlinks the old pack; that includes
+ * the pack being written (the active pack) when it is mostly dead: the writer
+ * moves to a new pack first.
+ *
+ * Write checks: an append whose write is short (libuv reports a full disk
+ * mid-write as a short count, without an error) or fails is rolled back: the
+ * pack is truncated to its last good end, nothing is staged, and the put
+ * throws (a full disk as INSUFFICIENT_STORAGE, see disk-full.ts). With a
+ * space reserve (space-reserve.ts), a full disk releases it and later
+ * appends keep its size free.
  */
 import { mkdir, open, readdir, stat, unlink } from 'node:fs/promises'
 import type { FileHandle } from 'node:fs/promises'
@@ -20,6 +29,8 @@ import { decodeCounters, encodeCounters } from './chunk-store.js'
 import type { KvOp, KvStore } from './kv.js'
 import { Mutex } from './mutex.js'
 import { CorruptDataError, NotFoundError } from '../errors.js'
+import { asDiskFull, isDiskFull } from './disk-full.js'
+import type { SpaceReserve } from './space-reserve.js'
 
 const MAGIC = Buffer.from('OHC1')
 const HEADER = 40
@@ -40,6 +51,8 @@ export interface PackChunkStoreInit {
    * sync. Durability does not depend on it: flush() still syncs everything.
    */
   syncAheadBytes?: number
+  /** The data directory's space reserve: released on a full disk, then checked before each append. */
+  space?: SpaceReserve
 }
 
 function encodeLocation (loc: Location): Uint8Array {
@@ -79,11 +92,19 @@ export class PackChunkStore implements ChunkStore {
   /** Bytes appended since the last background sync started, and whether one runs. */
   private unsyncedBytes = 0
   private syncingAhead = false
+  private readonly space?: SpaceReserve
 
   constructor (private readonly dir: string, private readonly kv: KvStore, init: PackChunkStoreInit = {}) {
     this.maxPackBytes = init.maxPackBytes ?? 256 * 1024 * 1024
     this.compactThreshold = init.compactThreshold ?? 0.5
     this.syncAheadBytes = init.syncAheadBytes ?? 16 * 1024 * 1024
+    this.space = init.space
+  }
+
+  /** A failed write: a full disk releases the space reserve and becomes the typed disk-full error. */
+  private failed (err: unknown): unknown {
+    if (isDiskFull(err)) this.space?.noteFull()
+    return asDiskFull(err, this.dir)
   }
 
   async open (): Promise<void> {
@@ -122,12 +143,19 @@ export class PackChunkStore implements ChunkStore {
     if (old !== undefined) {
       if (old.dirty) await old.fh.datasync()
       old.dirty = false
-      this.retired.push(old.fh) // a running flush may still sync it
     }
-    const fh = await open(join(this.dir, packName(id)), 'wx+')
-    // make the new file's directory entry durable
-    const dirFh = await open(this.dir, 'r')
-    try { await dirFh.sync() } finally { await dirFh.close() }
+    const path = join(this.dir, packName(id))
+    const fh = await open(path, 'wx+')
+    try {
+      // make the new file's directory entry durable
+      const dirFh = await open(this.dir, 'r')
+      try { await dirFh.sync() } finally { await dirFh.close() }
+    } catch (err) {
+      await fh.close().catch(() => {})
+      await unlink(path).catch(() => {})
+      throw err
+    }
+    if (old !== undefined) this.retired.push(old.fh) // a running flush may still sync it
     this.writer = { id, fh, size: 0, dirty: false }
   }
 
@@ -188,16 +216,32 @@ export class PackChunkStore implements ChunkStore {
   /** Append one record to the writer. Caller holds writeLock. */
   private async append (hash: string, bytes: Uint8Array): Promise<Location> {
     if (this.writer === undefined) throw new Error('pack store is not open')
-    if (this.writer.size >= this.maxPackBytes) await this.rotate(this.writer.id + 1)
+    const recordBytes = HEADER + bytes.byteLength
+    try {
+      await this.space?.checkRoom(recordBytes)
+      if (this.writer.size >= this.maxPackBytes) await this.rotate(this.writer.id + 1)
+    } catch (err) {
+      throw this.failed(err)
+    }
     const w = this.writer
     const header = Buffer.alloc(HEADER)
     MAGIC.copy(header, 0)
     header.write(hash, 4, 'hex')
     header.writeUInt32BE(bytes.byteLength, 36)
     const loc = { pack: w.id, offset: w.size, length: bytes.byteLength }
-    w.size += HEADER + bytes.byteLength
     w.dirty = true
-    await w.fh.writev([header, bytes], loc.offset)
+    try {
+      const { bytesWritten } = await w.fh.writev([header, bytes], loc.offset)
+      if (bytesWritten !== recordBytes) {
+        // libuv's answer to a disk that filled mid-write: a short count and no error
+        throw Object.assign(new Error(`short write to ${packName(w.id)}: ${bytesWritten} of ${recordBytes} bytes (no space left on device)`), { code: 'ENOSPC' })
+      }
+    } catch (err) {
+      // roll back: the next record goes where this one started; the cut bytes are cut off
+      await w.fh.truncate(loc.offset).catch(() => {}) // if even that fails, the next append overwrites them
+      throw this.failed(err)
+    }
+    w.size += recordBytes
     this.staged.set(hash, loc)
     this.unsyncedBytes += HEADER + bytes.byteLength
     if (this.syncAheadBytes > 0 && this.unsyncedBytes >= this.syncAheadBytes && !this.syncingAhead) this.syncAhead(w.fh)
@@ -231,7 +275,7 @@ export class PackChunkStore implements ChunkStore {
       })
       try {
         // packs rotated away from were synced by rotate(); the current one is synced here
-        if (writer !== undefined) await writer.fh.datasync()
+        if (writer !== undefined) await writer.fh.datasync().catch((err) => { throw this.failed(err) })
         await this.indexLock.run(async () => {
           const counters = decodeCounters(await this.kv.get(STATS_KEY))
           const ops: KvOp[] = []
@@ -309,6 +353,11 @@ export class PackChunkStore implements ChunkStore {
       const liveBytes = live.get(id) ?? 0
       if (size === 0 || liveBytes / size < this.compactThreshold) selected.set(id, size)
     }
+    const active = await this.retireActive(live)
+    if (active !== undefined) {
+      live.set(active.id, active.live)
+      selected.set(active.id, active.size)
+    }
     const toMove = new Map<number, Array<[string, Location]>>()
     if ([...selected.keys()].some(id => (live.get(id) ?? 0) > 0)) {
       for await (const [key, value] of this.kv.iterate({ prefix: INDEX_PREFIX })) {
@@ -321,7 +370,9 @@ export class PackChunkStore implements ChunkStore {
     }
     let reclaimed = 0
     let removed = 0
-    for (const [id, size] of selected) {
+    // emptiest packs first: on a full disk, what they free makes room for the copies of the others
+    const order = [...selected].sort((a, b) => (live.get(a[0]) ?? 0) - (live.get(b[0]) ?? 0))
+    for (const [id, size] of order) {
       const records = toMove.get(id)
       if (records !== undefined) await this.movePack(id, records)
       const fh = this.readers.get(id)
@@ -331,7 +382,37 @@ export class PackChunkStore implements ChunkStore {
       reclaimed += size - (live.get(id) ?? 0)
       removed++
     }
+    await this.space?.restore()
     return { reclaimed_bytes: reclaimed, files_removed: removed }
+  }
+
+  /**
+   * The active pack, when mostly dead, is made an ordinary one: the writer
+   * moves to a new pack so that compact() can rewrite and unlink it. Checked
+   * again under both locks (no flush running, nothing staged: every record
+   * of the pack is indexed, and no append can add one) with a fresh count of
+   * its live bytes. Returns that pack, or undefined when it stays.
+   */
+  private async retireActive (live: Map<number, number>): Promise<{ id: number, size: number, live: number } | undefined> {
+    const w = this.writer
+    if (w === undefined || w.size === 0 || (live.get(w.id) ?? 0) / w.size >= this.compactThreshold) return undefined
+    return await this.flushLock.run(async () => await this.writeLock.run(async () => {
+      if (this.writer !== w || this.staged.size > 0 || this.flushing !== undefined) return undefined
+      let liveBytes = 0
+      for await (const [, value] of this.kv.iterate({ prefix: INDEX_PREFIX })) {
+        const loc = decodeLocation(value)
+        if (loc.pack === w.id) liveBytes += HEADER + loc.length
+      }
+      if (liveBytes / w.size >= this.compactThreshold) return undefined
+      try {
+        await this.rotate(w.id + 1)
+      } catch (err) {
+        throw this.failed(err)
+      }
+      // no flush runs: close its handle now, so that unlinking it frees its space at once
+      for (const fh of this.retired.splice(0)) await fh.close().catch(() => {})
+      return { id: w.id, size: w.size, live: liveBytes }
+    }))
   }
 
   /** Copy every live record of pack `id` to the writer and re-index it (synced). */

@@ -6,15 +6,21 @@ import { ClassicLevel } from 'classic-level'
 import type { KvIterateOptions, KvOp, KvStore } from './kv.js'
 import { prefixEnd } from './kv.js'
 import { StoreLockedError } from '../errors.js'
+import { asDiskFull, isDiskFull } from './disk-full.js'
 
 export interface LevelKvInit {
   writeBufferSize?: number
+  /** Called when a write (or the open's recovery) meets a full disk, e.g. to release the space reserve. */
+  onDiskFull?: () => void
 }
 
 export class LevelKv implements KvStore {
   readonly db: ClassicLevel<string, Uint8Array>
 
+  private readonly onDiskFull?: () => void
+
   constructor (readonly path: string, init: LevelKvInit = {}) {
+    this.onDiskFull = init.onDiskFull
     this.db = new ClassicLevel<string, Uint8Array>(path, {
       keyEncoding: 'utf8',
       valueEncoding: 'view',
@@ -29,7 +35,7 @@ export class LevelKv implements KvStore {
       if (err?.code === 'LEVEL_DATABASE_NOT_OPEN' && err?.cause?.code === 'LEVEL_LOCKED') {
         throw new StoreLockedError(`database ${this.path} is locked by another process`, { path: this.path }, { cause: err })
       }
-      throw err
+      throw this.failed(err)
     }
   }
 
@@ -48,7 +54,18 @@ export class LevelKv implements KvStore {
 
   async batch (ops: KvOp[], options: { sync?: boolean } = {}): Promise<void> {
     if (ops.length === 0) return
-    await this.db.batch(ops as any, { sync: options.sync === true })
+    try {
+      await this.db.batch(ops as any, { sync: options.sync === true })
+    } catch (err) {
+      throw this.failed(err)
+    }
+  }
+
+  /** A full disk becomes the typed disk-full error (and is reported to onDiskFull). */
+  private failed (err: unknown): unknown {
+    if (!isDiskFull(err)) return err
+    this.onDiskFull?.()
+    return asDiskFull(err, this.path)
   }
 
   async * iterate (options: KvIterateOptions): AsyncIterable<[string, Uint8Array]> {

@@ -12,6 +12,8 @@ import { PackChunkStore } from './chunks-pack.js'
 import { LevelKv } from './kv-level.js'
 import { Repo } from './repo.js'
 import { StoreIncompatibleError, StoreLockedError } from '../errors.js'
+import { asDiskFull } from './disk-full.js'
+import { SpaceReserve } from './space-reserve.js'
 
 export const STORE_VERSION = 1
 export type ChunkBackend = 'pack' | 'leveldb'
@@ -26,6 +28,8 @@ export interface StoreOptions {
   max_bytes?: number
   gc_high_water?: number
   gc_low_water?: number
+  /** Bytes kept free in <dir>/reserve for LevelDB on a full disk (0 or absent = no reserve; storage.disk_reserve_bytes, 8 MiB by default); see space-reserve.ts. */
+  disk_reserve_bytes?: number
 }
 
 export interface LockInfo { pid: number, command: string, started_at: string, api?: string }
@@ -47,8 +51,22 @@ export async function readLockInfo (dataDir: string): Promise<LockInfo | undefin
 }
 
 export async function openStore (dataDir: string, options: StoreOptions, command = 'openhash'): Promise<OpenedStore> {
+  try {
+    return await openStoreUnchecked(dataDir, options, command)
+  } catch (err) {
+    throw asDiskFull(err, dataDir)
+  }
+}
+
+async function openStoreUnchecked (dataDir: string, options: StoreOptions, command: string): Promise<OpenedStore> {
   await mkdir(dataDir, { recursive: true })
-  const kv = new LevelKv(join(dataDir, 'meta'))
+  // before LevelDB opens: on a full disk its recovery needs the reserve's room
+  // the daemon logs what the reserve does; one-shot CLI commands keep stderr for their one error line
+  const log = command === 'openhash daemon' ? (line: string) => { process.stderr.write(`[store] ${line}\n`) } : undefined
+  const space = new SpaceReserve(dataDir, options.disk_reserve_bytes ?? 0, log)
+  await space.open()
+  const onDiskFull = (): void => space.noteFull()
+  const kv = new LevelKv(join(dataDir, 'meta'), { onDiskFull })
   try {
     await kv.open()
   } catch (err: any) {
@@ -75,8 +93,8 @@ export async function openStore (dataDir: string, options: StoreOptions, command
       backend = version.backend
     }
     chunks = backend === 'leveldb'
-      ? new LevelChunkStore(join(dataDir, 'chunks-leveldb'))
-      : new PackChunkStore(join(dataDir, 'packs'), kv, { maxPackBytes: options.pack_max_bytes, compactThreshold: options.compact_threshold })
+      ? new LevelChunkStore(join(dataDir, 'chunks-leveldb'), onDiskFull)
+      : new PackChunkStore(join(dataDir, 'packs'), kv, { maxPackBytes: options.pack_max_bytes, compactThreshold: options.compact_threshold, space })
     await chunks.open()
   } catch (err) {
     await kv.close()
@@ -106,7 +124,7 @@ export async function openStore (dataDir: string, options: StoreOptions, command
     dataDir,
     async updateLock (extra) {
       lock = { ...lock, ...extra }
-      await writeFile(lockPath, JSON.stringify(lock))
+      await writeFile(lockPath, JSON.stringify(lock)).catch((err) => { throw asDiskFull(err, dataDir) })
     },
     async close () {
       if (closed) return
