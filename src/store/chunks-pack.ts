@@ -213,12 +213,16 @@ export class PackChunkStore implements ChunkStore {
     })
   }
 
-  /** Append one record to the writer. Caller holds writeLock. */
-  private async append (hash: string, bytes: Uint8Array): Promise<Location> {
+  /**
+   * Append one record to the writer. Caller holds writeLock. `keepRoom`:
+   * with the space reserve released, refuse unless the reserve's size stays
+   * free (compaction's copies skip it: they free more than they take).
+   */
+  private async append (hash: string, bytes: Uint8Array, keepRoom = true): Promise<Location> {
     if (this.writer === undefined) throw new Error('pack store is not open')
     const recordBytes = HEADER + bytes.byteLength
     try {
-      await this.space?.checkRoom(recordBytes)
+      if (keepRoom) await this.space?.checkRoom(recordBytes)
       if (this.writer.size >= this.maxPackBytes) await this.rotate(this.writer.id + 1)
     } catch (err) {
       throw this.failed(err)
@@ -421,7 +425,7 @@ export class PackChunkStore implements ChunkStore {
     await this.writeLock.run(async () => {
       for (const [hash] of batch) {
         const bytes = await this.get(hash)
-        const loc = await this.append(hash, bytes)
+        const loc = await this.append(hash, bytes, false)
         this.staged.delete(hash)
         moved.set(hash, loc)
       }

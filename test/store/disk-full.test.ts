@@ -12,6 +12,7 @@ import { join } from 'node:path'
 import { LevelKv } from '../../src/store/kv-level.js'
 import { PackChunkStore } from '../../src/store/chunks-pack.js'
 import { toErrorResponse } from '../../src/api/errors.js'
+import { openStore } from '../../src/store/open.js'
 import { tempDir } from '../helpers/tmp.js'
 import { fillDisk, freeBytes, mountTmpfs } from '../helpers/tmpfs.js'
 import type { Tmpfs } from '../helpers/tmpfs.js'
@@ -68,6 +69,37 @@ describe('pack store on a full disk', () => {
       await store.close()
       await kv.close()
       await meta.cleanup()
+    }
+  })
+})
+
+describe('active pack compaction (defect 7)', () => {
+  it('gc reclaims dead space in the pack being written: after rm + gc the packs hold about the live bytes', async () => {
+    const dir = await tempDir()
+    // one big pack: everything lands in the active pack, as with the default 256 MiB pack_max_bytes
+    const store = await openStore(dir.path, { backend: 'pack', chunk_size: 64 * 1024, pack_max_bytes: 256 * MiB, compact_threshold: 0.5, verify_on_read: true })
+    try {
+      const files = [randomBytes(2 * MiB), randomBytes(2 * MiB), randomBytes(MiB / 4)]
+      const recs = []
+      for (const [i, f] of files.entries()) recs.push(await store.repo.importFile((async function * () { yield f })(), { filename: `f${i}` }, { added: true }))
+      expect((await store.repo.chunks.stats()).disk_bytes).toBeGreaterThan(4 * MiB)
+      await store.repo.rm(recs[0].hash)
+      await store.repo.rm(recs[1].hash)
+      const gc = await store.repo.gc()
+      const disk = (await store.repo.chunks.stats()).disk_bytes!
+      expect(disk, `packs hold ${disk} bytes after gc`).toBeLessThan(MiB / 4 + 64 * 1024)
+      expect(gc.disk_bytes_reclaimed).toBeGreaterThan(4 * MiB)
+      // the live file is intact, and new adds go on in the new active pack
+      const h = createHash('sha256')
+      for await (const piece of store.repo.read(recs[2].hash)) h.update(piece)
+      expect(h.digest('hex')).toBe(recs[2].hash)
+      const more = randomBytes(100_000)
+      const rec = await store.repo.importFile((async function * () { yield more })(), { filename: 'more' }, { added: true })
+      expect((await store.repo.verify()).problems).toEqual([])
+      expect(rec.hash).toBe(sha(more))
+    } finally {
+      await store.close()
+      await dir.cleanup()
     }
   })
 })
