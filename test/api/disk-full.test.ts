@@ -60,7 +60,7 @@ async function start (): Promise<DaemonProcess> {
 }
 
 beforeAll(async () => {
-  const m = await mountTmpfs(64)
+  const m = await mountTmpfs(80)
   if ('skip' in m) { console.log(m.skip); return }
   fs = m
   data = join(fs.path, 'data')
@@ -71,12 +71,12 @@ afterAll(async () => {
   await fs?.unmount()
 })
 
-describe('full disk (daemon on a 64 MiB tmpfs)', () => {
+describe('full disk (daemon on a 80 MiB tmpfs)', () => {
   it('never acknowledges a bad upload, answers 507, recovers after rm + gc, and starts on a full disk', async (ctx) => {
     if (fs === undefined) { ctx.skip(); return }
     await start()
     // the space reserve is made at start
-    expect((await stat(join(data, 'reserve'))).size).toBe(8 * MiB)
+    expect((await stat(join(data, 'reserve'))).size).toBe(16 * MiB)
 
     // 1. upload until the disk is full
     const acked: string[] = []
@@ -115,7 +115,7 @@ describe('full disk (daemon on a 64 MiB tmpfs)', () => {
     const shrunk = await diskUse(data)
     console.log(`disk-full: ${acked.length} uploads acknowledged, data dir ${full} bytes full, ${shrunk} after rm + gc (${keep.length} files of ${FILE} bytes live)`)
     // live bytes + the space reserve (recreated once there is room) + a little metadata
-    expect(shrunk, `data dir ${full} bytes before, ${shrunk} after`).toBeLessThan(keep.length * FILE + 8 * MiB + 4 * MiB)
+    expect(shrunk, `data dir ${full} bytes before, ${shrunk} after`).toBeLessThan(keep.length * FILE + 16 * MiB + 4 * MiB)
     const again = rand(FILE)
     const res = await upload(again, 'again.bin')
     expect(res.status, await res.clone().text()).toBe(200)
