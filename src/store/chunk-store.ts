@@ -44,7 +44,8 @@ export interface ChunkStore {
   delete(hashes: string[]): Promise<number>
   entries(): AsyncIterable<{ hash: string, size: number }>
   stats(): Promise<ChunkStoreStats>
-  compact(): Promise<CompactResult>
+  /** `threshold` overrides the backend's own (pack: rewrite packs whose live fraction is below it; 1 = every pack with dead space). */
+  compact(options?: { threshold?: number }): Promise<CompactResult>
 }
 
 export function encodeCounters (count: number, bytes: number): Uint8Array {

@@ -342,7 +342,8 @@ export class PackChunkStore implements ChunkStore {
     return { ...counters, disk_bytes: disk }
   }
 
-  async compact (): Promise<CompactResult> {
+  async compact (options: { threshold?: number } = {}): Promise<CompactResult> {
+    const threshold = options.threshold ?? this.compactThreshold
     await this.flush()
     // one scan for live bytes per pack, a second one only if some pack must move
     const live = new Map<number, number>()
@@ -355,9 +356,9 @@ export class PackChunkStore implements ChunkStore {
       if (id === this.writer?.id) continue
       const size = (await stat(join(this.dir, packName(id)))).size
       const liveBytes = live.get(id) ?? 0
-      if (size === 0 || liveBytes / size < this.compactThreshold) selected.set(id, size)
+      if (size === 0 || liveBytes / size < threshold) selected.set(id, size)
     }
-    const active = await this.retireActive(live)
+    const active = await this.retireActive(live, threshold)
     if (active !== undefined) {
       live.set(active.id, active.live)
       selected.set(active.id, active.size)
@@ -397,9 +398,9 @@ export class PackChunkStore implements ChunkStore {
    * of the pack is indexed, and no append can add one) with a fresh count of
    * its live bytes. Returns that pack, or undefined when it stays.
    */
-  private async retireActive (live: Map<number, number>): Promise<{ id: number, size: number, live: number } | undefined> {
+  private async retireActive (live: Map<number, number>, threshold: number): Promise<{ id: number, size: number, live: number } | undefined> {
     const w = this.writer
-    if (w === undefined || w.size === 0 || (live.get(w.id) ?? 0) / w.size >= this.compactThreshold) return undefined
+    if (w === undefined || w.size === 0 || (live.get(w.id) ?? 0) / w.size >= threshold) return undefined
     return await this.flushLock.run(async () => await this.writeLock.run(async () => {
       if (this.writer !== w || this.staged.size > 0 || this.flushing !== undefined) return undefined
       let liveBytes = 0
@@ -407,7 +408,7 @@ export class PackChunkStore implements ChunkStore {
         const loc = decodeLocation(value)
         if (loc.pack === w.id) liveBytes += HEADER + loc.length
       }
-      if (liveBytes / w.size >= this.compactThreshold) return undefined
+      if (liveBytes / w.size >= threshold) return undefined
       try {
         await this.rotate(w.id + 1)
       } catch (err) {

@@ -42,6 +42,17 @@ export interface OpenedStore {
   updateLock(extra: Partial<LockInfo>): Promise<void>
 }
 
+/**
+ * Under a quota, packs of at most a sixteenth of max_bytes (and at least
+ * 1 MiB): compacting one then needs little free room, and packs whose content
+ * was evicted are unlinked without a copy, so disk use stays near the quota.
+ */
+function packBytes (options: StoreOptions): number {
+  const quota = options.max_bytes ?? 0
+  if (quota === 0) return options.pack_max_bytes
+  return Math.min(options.pack_max_bytes, Math.max(1024 * 1024, Math.floor(quota / 16)))
+}
+
 export async function readLockInfo (dataDir: string): Promise<LockInfo | undefined> {
   try {
     return JSON.parse(await readFile(join(dataDir, 'lock.json'), 'utf8'))
@@ -94,7 +105,7 @@ async function openStoreUnchecked (dataDir: string, options: StoreOptions, comma
     }
     chunks = backend === 'leveldb'
       ? new LevelChunkStore(join(dataDir, 'chunks-leveldb'), onDiskFull)
-      : new PackChunkStore(join(dataDir, 'packs'), kv, { maxPackBytes: options.pack_max_bytes, compactThreshold: options.compact_threshold, space })
+      : new PackChunkStore(join(dataDir, 'packs'), kv, { maxPackBytes: packBytes(options), compactThreshold: options.compact_threshold, space })
     await chunks.open()
   } catch (err) {
     await kv.close()

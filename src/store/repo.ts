@@ -907,6 +907,21 @@ export class Repo {
     }
   }
 
+  /**
+   * Under a quota, whether the chunk store's dead space (disk bytes beyond
+   * the live ones) exceeds the eviction band, (1 - gc_low_water) ×
+   * max_bytes (at least a tenth of it): then compaction rewrites every pack
+   * with dead space, the active one included, so that disk use stays near
+   * max_bytes (defect 7 of issue 13; see docs/storage.md).
+   */
+  private async bloated (): Promise<boolean> {
+    const { maxBytes, lowWater } = this.quota
+    if (maxBytes === 0) return false
+    const st = await this.chunks.stats()
+    if (st.disk_bytes === undefined) return false
+    return st.disk_bytes - st.bytes > Math.max(1 - lowWater, 0.1) * maxBytes
+  }
+
   private fits (bytes: number): boolean {
     return this.used! + this.reserved + bytes <= this.quota.maxBytes
   }
@@ -926,7 +941,12 @@ export class Repo {
         if (this.fits(bytes)) { this.reserved += bytes; return bytes }
         state.candidates ??= await this.evictionCandidates()
         const next = state.candidates.shift()
-        if (next !== undefined) { await this.evictTree(next); continue }
+        if (next !== undefined) {
+          await this.evictTree(next)
+          // what eviction deleted is dead pack space: reclaimed before it outgrows the quota's band
+          if (this.fits(bytes) && await this.bloated()) await this.chunks.compact({ threshold: 1 })
+          continue
+        }
         // objects may have become evictable since the list was made: look once more
         if (state.rescanned) break
         state.rescanned = true
@@ -1050,8 +1070,12 @@ export class Repo {
     const signal = this.closing.signal
     this.background = this.gcMutex.run(async () => {
       const r = await this.evictDown(Math.floor(lowWater * maxBytes), { exclude: new Set([hash]), signal })
-      if (r.objects_removed > 0 && !signal.aborted) await this.chunks.compact()
-    }).catch(() => {}).finally(() => { this.background = undefined })
+      if (signal.aborted) return
+      if (await this.bloated()) await this.chunks.compact({ threshold: 1 })
+      else if (r.objects_removed > 0) await this.chunks.compact()
+    }).catch((err) => {
+      process.stderr.write(`[store] background eviction failed: ${String(err?.message ?? err)}\n`)
+    }).finally(() => { this.background = undefined })
   }
 
   /** Resolves once no background eviction runs (tests, shutdown). */

@@ -54,8 +54,8 @@ async function diskUse (dir: string): Promise<number> {
   return total
 }
 
-async function start (): Promise<DaemonProcess> {
-  daemon = await startDaemon(data, { args: ['--no-network'] })
+async function start (env?: Record<string, string>): Promise<DaemonProcess> {
+  daemon = await startDaemon(data, { args: ['--no-network'], env })
   return daemon
 }
 
@@ -145,5 +145,38 @@ describe('full disk (daemon on a 80 MiB tmpfs)', () => {
     expect(ok.status, await ok.clone().text()).toBe(200)
     expect(await readBack(sha(after))).toBe(sha(after))
     expect(await daemon!.stop()).toBe(0)
+  }, 120_000)
+})
+
+describe('quota bounds disk use (daemon on an 80 MiB tmpfs, 40 MiB quota)', () => {
+  it('fill, release, fill again (three times): every upload fits, dead pack space is reclaimed, disk use stays near the quota', async (ctx) => {
+    const m = await mountTmpfs(80)
+    if ('skip' in m) { console.log(m.skip); ctx.skip(); return }
+    const QUOTA = 40 * MiB
+    try {
+      data = join(m.path, 'data')
+      await start({ OPENHASH_STORAGE_MAX_BYTES: String(QUOTA) })
+      let peak = 0
+      for (let round = 0; round < 3; round++) {
+        const hashes: string[] = []
+        for (let i = 0; i < 12; i++) {
+          const bytes = rand(FILE)
+          const res = await upload(bytes, `r${round}-${i}.bin`)
+          expect(res.status, `round ${round} upload ${i}: ${await res.clone().text()}`).toBe(200)
+          hashes.push(sha(bytes))
+          peak = Math.max(peak, await diskUse(data))
+        }
+        for (const h of hashes) expect(await readBack(h)).toBe(h)
+        // released: evictable cached content for the next round
+        for (const h of hashes) expect((await fetch(`${daemon!.url}/content/${h}`, { method: 'DELETE' })).status).toBe(200)
+      }
+      console.log(`quota: peak data dir ${peak} bytes under a ${QUOTA} byte quota (reserve 16 MiB included)`)
+      // quota + the eviction band's dead space + one file + the reserve + metadata
+      expect(peak).toBeLessThan(QUOTA * 1.2 + FILE + 16 * MiB + 4 * MiB)
+      expect(await daemon!.stop()).toBe(0)
+    } finally {
+      await daemon?.stop('SIGKILL')
+      await m.unmount()
+    }
   }, 120_000)
 })
