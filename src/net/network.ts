@@ -37,6 +37,9 @@ export const PROTOCOL_PREFIX = 'openhash'
 const CONNECTED_PROBES = 8
 /** Largest yamux data frame we send: a default 1 MiB chunk, its 32-byte hash and frame header fit in one. */
 const MAX_MUXER_FRAME = 1024 * 1024 + 4096
+/** Pauses before announcing again after a failed provide (then the reprovide round is the next chance). */
+const PROVIDE_RETRY_DELAYS_MS = [1000, 5000]
+
 /** Addresses kept per peer from a DHT answer (provider records, closest peers): a peer cannot fill our peer store. */
 const MAX_PEER_ADDRS = 8
 
@@ -251,14 +254,37 @@ export class Network {
   provide (hash: string): void {
     if (this.stopped) return
     const p = (async () => {
-      try {
-        await this.libp2p.contentRouting.provide(hashToCid(hash), { signal: AbortSignal.timeout(60_000) })
-      } catch (err) {
-        this.options.log?.(`provide ${hash}: ${String((err as Error)?.message ?? err)}`)
+      // a busy node or a peer that drops out mid-query can fail an announcement: try again a little
+      // later (PROVIDE_RETRY_DELAYS_MS) rather than stay unfindable until the next reprovide round
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await this.announce(hash)
+          return
+        } catch (err) {
+          const last = attempt >= PROVIDE_RETRY_DELAYS_MS.length || this.stopped
+          this.options.log?.(`provide ${hash}${last ? '' : ' (will retry)'}: ${String((err as Error)?.message ?? err)}`)
+          if (last) return
+          await new Promise(resolve => setTimeout(resolve, PROVIDE_RETRY_DELAYS_MS[attempt]).unref())
+          if (this.stopped) return
+        }
       }
     })()
     this.providing.add(p)
     void p.finally(() => this.providing.delete(p))
+  }
+
+  /**
+   * One DHT announcement of `hash`. Throws when it reached no peer although
+   * some are connected (kad-dht reports a failed ADD_PROVIDER only in its
+   * event stream, so a busy node would otherwise stay unfindable unnoticed).
+   */
+  private async announce (hash: string): Promise<number> {
+    let reached = 0
+    for await (const event of this.libp2p.services.dht.provide(hashToCid(hash), { signal: AbortSignal.timeout(60_000) })) {
+      if (event.name === 'PEER_RESPONSE' && event.messageName === 'ADD_PROVIDER') reached++
+    }
+    if (reached === 0 && this.libp2p.getConnections().length > 0) throw new Error('the announcement reached no peer')
+    return reached
   }
 
   /** Wait for background announcements (tests, shutdown). */
@@ -274,9 +300,7 @@ export class Network {
       if (this.stopped || seen.has(h)) return
       seen.add(h)
       n++
-      try {
-        await this.libp2p.contentRouting.provide(hashToCid(h), { signal: AbortSignal.timeout(60_000) })
-      } catch {}
+      try { await this.announce(h) } catch {}
     }
     for (const h of pins) if (await repo.getObject(h) !== undefined) await announce(h)
     for await (const info of repo.list()) await announce(info.hash)

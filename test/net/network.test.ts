@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFailed } from 'vitest'
 import { createHash } from 'node:crypto'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -29,6 +29,11 @@ describe('five nodes on loopback: A adds, E (not connected to A) fetches through
   afterAll(async () => {
     await Promise.all(nodes.map(async n => { await n.cleanup() }))
     await files?.cleanup()
+  })
+
+  // a failure under a loaded CI machine is hard to reproduce: show what the nodes logged
+  beforeEach(() => {
+    onTestFailed(() => { nodes.forEach((n, i) => { for (const line of n.logs) console.error(`node ${'ABCDE'[i]}: ${line}`) }) })
   })
 
   it('a multi-chunk file comes back byte for byte, verified, as unpinned cache', async () => {
@@ -129,9 +134,9 @@ describe('five nodes on loopback: A adds, E (not connected to A) fetches through
     await nodes[C].node.pin(hashes[0], 2)
     await nodes[C].node.pin(hashes[1], 90)
     const order: string[] = []
-    const routing = nodes[C].node.net!.libp2p.contentRouting
+    const routing = nodes[C].node.net!.libp2p.services.dht
     const original = routing.provide.bind(routing)
-    routing.provide = async (cid, opts) => { order.push(cid.toString()); await original(cid, opts) }
+    routing.provide = (cid, opts) => { order.push(cid.toString()); return original(cid, opts) }
     try {
       const n = await nodes[C].node.net!.reprovideAll()
       expect(n).toBe((await nodes[C].node.stats()).storage.content_count)
