@@ -29,6 +29,8 @@ import { REPLICATE_PROTOCOL, ReplicateCall, serveReplicate } from './replicate.j
 import type { ReplicationNet } from './replicator.js'
 import { loadOrCreateIdentity } from './identity.js'
 import { loadSwarmKey } from './swarm-key.js'
+import { DEFAULT_PROVIDE_TIMEOUT_MS, Reprovider } from './reprovider.js'
+import { logger } from '../logger.js'
 
 export const DHT_PROTOCOL = '/openhash/kad/1.0.0'
 /** identify, ping and the connection monitor run as /openhash/id/1.0.0, /openhash/ping/1.0.0. */
@@ -65,7 +67,7 @@ export interface NetworkOptions {
 
 export class Network {
   readonly fetcher: Fetcher
-  private reprovideTimer: NodeJS.Timeout | undefined
+  private readonly reprovider: Reprovider
   private readonly providing = new Set<Promise<void>>()
   private stopped = false
   private refreshTimer: NodeJS.Timeout | undefined
@@ -85,6 +87,13 @@ export class Network {
       release: bytes => this.framePool.give(bytes),
       log: options.log
     }, { searchTimeoutMs: config.search_timeout_ms, maxProviders: config.max_providers, window: config.chunk_window, maxObjectBytes: config.max_object_bytes })
+    const repo = options.repo
+    this.reprovider = new Reprovider({
+      pinned: async () => [...(await repo.pins()).entries()].sort((a, b) => b[1].priority - a[1].priority).map(([h]) => h),
+      has: async (hash) => await repo.getObject(hash) !== undefined,
+      all: async function * () { for await (const info of repo.list()) yield info.hash },
+      announce: async (hash, signal) => { await this.announce(hash, signal) }
+    }, { intervalMs: Math.max(config.reprovide_interval_s, 1) * 1000, log: logger('reprovide') })
   }
 
   static async start (options: NetworkOptions): Promise<Network> {
@@ -134,10 +143,7 @@ export class Network {
     // Kademlia join: when the routing table gains a peer, look up our own id (debounced), so
     // that peers near us learn of us and we of them; small and sparse networks need it
     ;(libp2p.services as any).dht.routingTable?.addEventListener?.('peer:add', () => { network.scheduleRefresh() })
-    if (config.reprovide_interval_s > 0) {
-      network.reprovideTimer = setInterval(() => { void network.reprovideAll() }, config.reprovide_interval_s * 1000)
-      network.reprovideTimer.unref()
-    }
+    if (config.reprovide_interval_s > 0) network.reprovider.start()
     return network
   }
 
@@ -153,7 +159,7 @@ export class Network {
         // not running, e.g. by the in-process CLI, is otherwise unknown until the first reprovide)
         if (!this.announcedAtStart && !this.stopped && this.options.config.reprovide_interval_s > 0) {
           this.announcedAtStart = true
-          void this.reprovideAll().catch(() => {})
+          void this.reprovideAll()
         }
       })
     }, wait)
@@ -278,9 +284,9 @@ export class Network {
    * some are connected (kad-dht reports a failed ADD_PROVIDER only in its
    * event stream, so a busy node would otherwise stay unfindable unnoticed).
    */
-  private async announce (hash: string): Promise<number> {
+  private async announce (hash: string, signal: AbortSignal = AbortSignal.timeout(DEFAULT_PROVIDE_TIMEOUT_MS)): Promise<number> {
     let reached = 0
-    for await (const event of this.libp2p.services.dht.provide(hashToCid(hash), { signal: AbortSignal.timeout(60_000) })) {
+    for await (const event of this.libp2p.services.dht.provide(hashToCid(hash), { signal })) {
       if (event.name === 'PEER_RESPONSE' && event.messageName === 'ADD_PROVIDER') reached++
     }
     if (reached === 0 && this.libp2p.getConnections().length > 0) throw new Error('the announcement reached no peer')
@@ -290,22 +296,8 @@ export class Network {
   /** Wait for background announcements (tests, shutdown). */
   async settled (): Promise<void> { await Promise.allSettled([...this.providing]) }
 
-  /** Re-announce everything held: pinned content first, highest priority first, then the rest. */
-  async reprovideAll (): Promise<number> {
-    const repo = this.options.repo
-    const pins = [...(await repo.pins()).entries()].sort((a, b) => b[1].priority - a[1].priority).map(([h]) => h)
-    const seen = new Set<string>()
-    let n = 0
-    const announce = async (h: string): Promise<void> => {
-      if (this.stopped || seen.has(h)) return
-      seen.add(h)
-      n++
-      try { await this.announce(h) } catch {}
-    }
-    for (const h of pins) if (await repo.getObject(h) !== undefined) await announce(h)
-    for await (const info of repo.list()) await announce(info.hash)
-    return n
-  }
+  /** Re-announce everything held, pinned content first by priority (joins the round running, if any). */
+  async reprovideAll (): Promise<number> { return await this.reprovider.round() }
 
   /**
    * The object, local or fetched from peers (then cached and announced).
@@ -349,7 +341,7 @@ export class Network {
   async stop (): Promise<void> {
     this.stopped = true
     this.fetcher.stop()
-    clearInterval(this.reprovideTimer)
+    this.reprovider.stop()
     clearTimeout(this.refreshTimer)
     await this.libp2p.stop()
     this.framePool.clear()
