@@ -32,6 +32,9 @@ import { loadSwarmKey } from './swarm-key.js'
 import { DEFAULT_PROVIDE_TIMEOUT_MS, Reprovider } from './reprovider.js'
 import { logger } from '../logger.js'
 
+/** Peers' exchanges and requests that end early (a peer that hangs up, a bad frame) are routine: debug level. */
+const log = logger('network')
+
 export const DHT_PROTOCOL = '/openhash/kad/1.0.0'
 /** identify, ping and the connection monitor run as /openhash/id/1.0.0, /openhash/ping/1.0.0. */
 export const PROTOCOL_PREFIX = 'openhash'
@@ -138,7 +141,7 @@ export class Network {
     })
     const network = new Network(libp2p as any, options)
     await libp2p.handle(EXCHANGE_PROTOCOL, (stream) => {
-      void serveExchange(options.repo, stream).catch(() => {})
+      void serveExchange(options.repo, stream).catch((err) => { log('exchange with %s ended: %s', stream.id, err?.message ?? err) })
     }, { maxInboundStreams: 64 })
     // Kademlia join: when the routing table gains a peer, look up our own id (debounced), so
     // that peers near us learn of us and we of them; small and sparse networks need it
@@ -154,7 +157,7 @@ export class Network {
     const wait = Math.max(300, this.lastRefresh + 5000 - Date.now())
     this.refreshTimer = setTimeout(() => {
       this.refreshTimer = undefined
-      void this.refresh().catch(() => {}).then(() => {
+      void this.refresh().catch((err) => { log('routing table refresh failed: %s', err?.message ?? err) }).then(() => {
         // once we have peers: announce what we already hold (content added while the daemon was
         // not running, e.g. by the in-process CLI, is otherwise unknown until the first reprovide)
         if (!this.announcedAtStart && !this.stopped && this.options.config.reprovide_interval_s > 0) {
@@ -215,7 +218,7 @@ export class Network {
   /** Serve /openhash/replicate/1.0.0 with this node's replica policy. */
   async serveReplication (policy: ReplicaPolicy): Promise<void> {
     await this.libp2p.handle(REPLICATE_PROTOCOL, (stream, connection) => {
-      void serveReplicate(stream, connection.remotePeer.toString(), policy).catch(() => {})
+      void serveReplicate(stream, connection.remotePeer.toString(), policy).catch((err) => { log('replicate request from %p ended: %s', connection.remotePeer, err?.message ?? err) })
     }, { maxInboundStreams: 32 })
   }
 
