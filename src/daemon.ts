@@ -37,6 +37,8 @@ export interface RunningDaemon {
   node: LocalNode
   url: string
   port: number
+  /** This node's libp2p peer id; undefined when the network is off. */
+  peerId?: string
   /** Tokens required for this client population (api.auth on, or auto beyond loopback). */
   authRequired: boolean
   /** Set when an admin token for the local CLI was made at this start (none when the saved one is still good). */
@@ -131,6 +133,7 @@ export async function startDaemon (options: DaemonOptions): Promise<RunningDaemo
     return {
       node,
       url: running.url,
+      peerId: node.net?.peerId,
       port: running.port,
       authRequired,
       admin: admin === undefined ? undefined : { token: admin.first ? admin.token : undefined, first: admin.first, file: admin.file },

@@ -24,6 +24,7 @@ describe('startDaemon', () => {
     try {
       expect(d.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
       expect(d.authRequired).toBe(false)
+      expect(d.peerId).toBeUndefined() // network off
       expect(d.admin?.first).toBe(true)
       expect(d.admin?.token).toMatch(/\S{20,}/)
       expect((await stat(d.admin!.file)).mode & 0o777).toBe(0o600)
@@ -46,6 +47,15 @@ describe('startDaemon', () => {
       const list = await (await fetch(`${again.url}/list`)).json() as any
       expect(JSON.stringify(list)).toContain('a.txt')
     } finally { await again.stop(0) }
+  })
+
+  it('starts the peer network on loopback and names its peer id', async () => {
+    const cfg = await config({ network: { enabled: true, host: '127.0.0.1', port: 0, bootstrap: [], mdns: false } })
+    const d = await startDaemon({ config: cfg })
+    try {
+      expect(d.peerId).toMatch(/^12D3Koo/)
+      expect(d.node.net?.state().addresses.every((a: string) => a.startsWith('/ip4/127.0.0.1/'))).toBe(true)
+    } finally { await d.stop(0) }
   })
 
   it('refuses to serve beyond loopback with auth off, unless told to', async () => {
