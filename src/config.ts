@@ -237,3 +237,34 @@ export function loadConfig (options: LoadConfigOptions = {}): Config {
   }
   return { ...parsed.data, data_dir: dataDir }
 }
+
+/**
+ * What the process environment says beyond the config keys (OPENHASH_<SECTION>_<KEY>, read by loadConfig):
+ * read here and nowhere else.
+ */
+export interface ProcessSettings {
+  /** $OPENHASH_API: the daemon a CLI command talks to. */
+  api?: string
+  /** $OPENHASH_TOKEN: the token it sends. */
+  token?: string
+  /** $OPENHASH_DEBUG set: print errors with their stack, log internal errors on the daemon. */
+  debug: boolean
+  /** $OPENHASH_DEBUG=1: also print the peer network's diagnostics on stderr. */
+  networkDebug: boolean
+  /**
+   * The `DEBUG`-style log namespaces to enable: $DEBUG when set (e.g. `openhash:*`), else every openhash error
+   * namespace (`openhash:*:error`), so background errors are logged, never dropped unseen.
+   */
+  logNamespaces: string
+}
+
+export function processSettings (env: NodeJS.ProcessEnv = process.env): ProcessSettings {
+  const nonEmpty = (v: string | undefined): string | undefined => v === undefined || v === '' ? undefined : v
+  return {
+    api: nonEmpty(env.OPENHASH_API),
+    token: nonEmpty(env.OPENHASH_TOKEN),
+    debug: env.OPENHASH_DEBUG !== undefined,
+    networkDebug: env.OPENHASH_DEBUG === '1',
+    logNamespaces: nonEmpty(env.DEBUG) ?? 'openhash:*:error'
+  }
+}

@@ -8,6 +8,9 @@
  */
 import type { KvStore } from '../store/kv.js'
 import { InvalidArgumentError } from '../errors.js'
+import { logger } from '../logger.js'
+
+const log = logger('audit')
 
 export interface AuditActor {
   /** The token that made the request, when there was one. */
@@ -67,7 +70,7 @@ export class AuditLog {
     this.writes = this.writes.then(async () => {
       await this.kv.batch([{ type: 'put', key: PREFIX + id, value: Buffer.from(JSON.stringify(full)) }])
       if (++this.appended % 1000 === 0) await this.prune()
-    }).catch(() => {})
+    }).catch((err) => { log.error('audit entry %s not written: %e', id, err) })
     return full
   }
 

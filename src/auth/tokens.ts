@@ -11,6 +11,9 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { KvStore } from '../store/kv.js'
 import { Mutex } from '../store/mutex.js'
 import { InvalidArgumentError, NotFoundError, UnauthorizedError } from '../errors.js'
+import { logger } from '../logger.js'
+
+const log = logger('tokens')
 
 export const SCOPES = ['read', 'write', 'admin'] as const
 export type Scope = typeof SCOPES[number]
@@ -268,7 +271,7 @@ export class TokenStore {
         ops.push({ type: 'put' as const, key: PREFIX + id, value: enc(rec) })
       }
       await this.kv.batch(ops, { sync: false })
-    }).catch(() => {})
+    }).catch((err) => { log.error('recording token usage failed: %e', err) })
   }
 
   async close (): Promise<void> {

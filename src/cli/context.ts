@@ -3,7 +3,7 @@
  * HTTP client once --api lands) and a printer that honours --json.
  */
 import type { Command } from 'commander'
-import { loadConfig, resolveDataDir } from '../config.js'
+import { loadConfig, processSettings, resolveDataDir } from '../config.js'
 import { ConfigInvalidError, isOpenHashError } from '../errors.js'
 import type { OpenHashNode } from '../node.js'
 import { LocalNode } from '../node.js'
@@ -94,9 +94,9 @@ function sameOrigin (a: string, b: string): boolean {
  * lock file, or an --api URL that is exactly the address the lock names.
  */
 export async function openNode (globals: GlobalOptions, command: string): Promise<OpenHashNode> {
-  const nonEmpty = (v: string | undefined): string | undefined => v === undefined || v === '' ? undefined : v
-  const api = globals.api ?? nonEmpty(process.env.OPENHASH_API)
-  const token = nonEmpty(globals.token) ?? nonEmpty(process.env.OPENHASH_TOKEN)
+  const env = processSettings()
+  const api = globals.api ?? env.api
+  const token = (globals.token === '' ? undefined : globals.token) ?? env.token
   if (api !== undefined) {
     if (token !== undefined) return new OpenHashClient({ url: api, token })
     const dataDir = resolveDataDir(globals.dataDir)
@@ -123,7 +123,7 @@ export async function withNode (cmd: Command, action: (ctx: CliContext) => Promi
     const code = await action({ node, print })
     status.code = code ?? 0
   } catch (err) {
-    if (process.env.OPENHASH_DEBUG !== undefined) console.error(err)
+    if (processSettings().debug) console.error(err)
     print.error(`Error: ${errorMessage(err)}`)
     if (print.json) process.stdout.write(JSON.stringify({ error: errorMessage(err), code: isOpenHashError(err) ? err.code : isDiskFull(err) ? 'INSUFFICIENT_STORAGE' : 'INTERNAL' }) + '\n')
     status.code = 1

@@ -29,6 +29,11 @@ import { REPLICATE_PROTOCOL, ReplicateCall, serveReplicate } from './replicate.j
 import type { ReplicationNet } from './replicator.js'
 import { loadOrCreateIdentity } from './identity.js'
 import { loadSwarmKey } from './swarm-key.js'
+import { DEFAULT_PROVIDE_TIMEOUT_MS, Reprovider } from './reprovider.js'
+import { logger } from '../logger.js'
+
+/** Peers' exchanges and requests that end early (a peer that hangs up, a bad frame) are routine: debug level. */
+const log = logger('network')
 
 export const DHT_PROTOCOL = '/openhash/kad/1.0.0'
 /** identify, ping and the connection monitor run as /openhash/id/1.0.0, /openhash/ping/1.0.0. */
@@ -65,7 +70,7 @@ export interface NetworkOptions {
 
 export class Network {
   readonly fetcher: Fetcher
-  private reprovideTimer: NodeJS.Timeout | undefined
+  private readonly reprovider: Reprovider
   private readonly providing = new Set<Promise<void>>()
   private stopped = false
   private refreshTimer: NodeJS.Timeout | undefined
@@ -85,6 +90,13 @@ export class Network {
       release: bytes => this.framePool.give(bytes),
       log: options.log
     }, { searchTimeoutMs: config.search_timeout_ms, maxProviders: config.max_providers, window: config.chunk_window, maxObjectBytes: config.max_object_bytes })
+    const repo = options.repo
+    this.reprovider = new Reprovider({
+      pinned: async () => [...(await repo.pins()).entries()].sort((a, b) => b[1].priority - a[1].priority).map(([h]) => h),
+      has: async (hash) => await repo.getObject(hash) !== undefined,
+      all: async function * () { for await (const info of repo.list()) yield info.hash },
+      announce: async (hash, signal) => { await this.announce(hash, signal) }
+    }, { intervalMs: Math.max(config.reprovide_interval_s, 1) * 1000, log: logger('reprovide') })
   }
 
   static async start (options: NetworkOptions): Promise<Network> {
@@ -129,15 +141,12 @@ export class Network {
     })
     const network = new Network(libp2p as any, options)
     await libp2p.handle(EXCHANGE_PROTOCOL, (stream) => {
-      void serveExchange(options.repo, stream).catch(() => {})
+      void serveExchange(options.repo, stream).catch((err) => { log('exchange with %s ended: %s', stream.id, err?.message ?? err) })
     }, { maxInboundStreams: 64 })
     // Kademlia join: when the routing table gains a peer, look up our own id (debounced), so
     // that peers near us learn of us and we of them; small and sparse networks need it
     ;(libp2p.services as any).dht.routingTable?.addEventListener?.('peer:add', () => { network.scheduleRefresh() })
-    if (config.reprovide_interval_s > 0) {
-      network.reprovideTimer = setInterval(() => { void network.reprovideAll() }, config.reprovide_interval_s * 1000)
-      network.reprovideTimer.unref()
-    }
+    if (config.reprovide_interval_s > 0) network.reprovider.start()
     return network
   }
 
@@ -148,12 +157,12 @@ export class Network {
     const wait = Math.max(300, this.lastRefresh + 5000 - Date.now())
     this.refreshTimer = setTimeout(() => {
       this.refreshTimer = undefined
-      void this.refresh().catch(() => {}).then(() => {
+      void this.refresh().catch((err) => { log('routing table refresh failed: %s', err?.message ?? err) }).then(() => {
         // once we have peers: announce what we already hold (content added while the daemon was
         // not running, e.g. by the in-process CLI, is otherwise unknown until the first reprovide)
         if (!this.announcedAtStart && !this.stopped && this.options.config.reprovide_interval_s > 0) {
           this.announcedAtStart = true
-          void this.reprovideAll().catch(() => {})
+          void this.reprovideAll()
         }
       })
     }, wait)
@@ -209,7 +218,7 @@ export class Network {
   /** Serve /openhash/replicate/1.0.0 with this node's replica policy. */
   async serveReplication (policy: ReplicaPolicy): Promise<void> {
     await this.libp2p.handle(REPLICATE_PROTOCOL, (stream, connection) => {
-      void serveReplicate(stream, connection.remotePeer.toString(), policy).catch(() => {})
+      void serveReplicate(stream, connection.remotePeer.toString(), policy).catch((err) => { log('replicate request from %p ended: %s', connection.remotePeer, err?.message ?? err) })
     }, { maxInboundStreams: 32 })
   }
 
@@ -278,9 +287,9 @@ export class Network {
    * some are connected (kad-dht reports a failed ADD_PROVIDER only in its
    * event stream, so a busy node would otherwise stay unfindable unnoticed).
    */
-  private async announce (hash: string): Promise<number> {
+  private async announce (hash: string, signal: AbortSignal = AbortSignal.timeout(DEFAULT_PROVIDE_TIMEOUT_MS)): Promise<number> {
     let reached = 0
-    for await (const event of this.libp2p.services.dht.provide(hashToCid(hash), { signal: AbortSignal.timeout(60_000) })) {
+    for await (const event of this.libp2p.services.dht.provide(hashToCid(hash), { signal })) {
       if (event.name === 'PEER_RESPONSE' && event.messageName === 'ADD_PROVIDER') reached++
     }
     if (reached === 0 && this.libp2p.getConnections().length > 0) throw new Error('the announcement reached no peer')
@@ -290,22 +299,8 @@ export class Network {
   /** Wait for background announcements (tests, shutdown). */
   async settled (): Promise<void> { await Promise.allSettled([...this.providing]) }
 
-  /** Re-announce everything held: pinned content first, highest priority first, then the rest. */
-  async reprovideAll (): Promise<number> {
-    const repo = this.options.repo
-    const pins = [...(await repo.pins()).entries()].sort((a, b) => b[1].priority - a[1].priority).map(([h]) => h)
-    const seen = new Set<string>()
-    let n = 0
-    const announce = async (h: string): Promise<void> => {
-      if (this.stopped || seen.has(h)) return
-      seen.add(h)
-      n++
-      try { await this.announce(h) } catch {}
-    }
-    for (const h of pins) if (await repo.getObject(h) !== undefined) await announce(h)
-    for await (const info of repo.list()) await announce(info.hash)
-    return n
-  }
+  /** Re-announce everything held, pinned content first by priority (joins the round running, if any). */
+  async reprovideAll (): Promise<number> { return await this.reprovider.round() }
 
   /**
    * The object, local or fetched from peers (then cached and announced).
@@ -349,7 +344,7 @@ export class Network {
   async stop (): Promise<void> {
     this.stopped = true
     this.fetcher.stop()
-    clearInterval(this.reprovideTimer)
+    this.reprovider.stop()
     clearTimeout(this.refreshTimer)
     await this.libp2p.stop()
     this.framePool.clear()
