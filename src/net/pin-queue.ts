@@ -54,8 +54,6 @@ export class PinQueue {
     return out
   }
 
-  get pending (): number { return this.jobs.size }
-
   private pump (): void {
     while (!this.stopped && this.running < this.options.concurrency) {
       let best: string | undefined

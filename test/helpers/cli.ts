@@ -181,11 +181,6 @@ export function uploadedHash (r: CliResult, kind: 'File' | 'Directory' = 'File')
   return m![1]
 }
 
-/** Add a path (human output), expect success, return the printed hash. */
-export async function addPath (path: string, options: RunOptions & { kind?: 'File' | 'Directory' } = {}): Promise<string> {
-  return uploadedHash(expectOk(await runCli(['add', path], options)), options.kind ?? 'File')
-}
-
 const execFileP = promisify(execFile)
 
 /** SHA-256 by the real coreutils `sha256sum` binary. */
