@@ -77,6 +77,12 @@ export function parseScopes (raw: string[] | string): Scope[] {
 }
 
 /** The id of a well-formed token string (no lookup), or undefined. */
+/** A token id as the API names it: 16 lowercase hex characters (else INVALID_ARGUMENT, HTTP 400), the one rule. */
+export function parseTokenId (id: string): string {
+  if (!/^[0-9a-f]{16}$/.test(id)) throw new InvalidArgumentError(`invalid token id: "${id}" (16 lowercase hex characters)`, { id })
+  return id
+}
+
 export function tokenId (token: string): string | undefined {
   return TOKEN_RE.exec(token)?.[1]
 }
@@ -113,6 +119,7 @@ export class TokenStore {
   }
 
   private async require (id: string): Promise<TokenRecord> {
+    parseTokenId(id)
     const rec = await this.load(id)
     if (rec === undefined) throw new NotFoundError(`no such token: ${id}`, { token_id: id })
     return rec
@@ -165,7 +172,7 @@ export class TokenStore {
   }
 
   async get (id: string): Promise<TokenInfo> {
-    const rec = await this.load(id, true)
+    const rec = await this.load(parseTokenId(id), true)
     if (rec === undefined) throw new NotFoundError(`no such token: ${id}`, { token_id: id })
     return infoOf(rec)
   }
