@@ -193,7 +193,6 @@ export async function serveExchange (repo: Repo, stream: Stream): Promise<void> 
   }
 }
 
-
 interface Waiter { resolve: (f: Frame) => void, reject: (err: unknown) => void }
 
 /**

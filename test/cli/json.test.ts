@@ -5,8 +5,7 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { cliJson, freshDataDir, sha256sum } from '../helpers/cli.js'
-import { CHUNK } from '../helpers/cli.js'
+import { cliJson, freshDataDir, sha256sum, CHUNK } from '../helpers/cli.js'
 
 const HASH = /^[0-9a-f]{64}$/
 const INFO_KEYS = ['hash', 'cid', 'filename', 'mime_type', 'size', 'mod_time', 'chunk_count', 'is_directory', 'created_at', 'ref_count']

@@ -98,7 +98,7 @@ export async function runCli (args: string[], options: RunOptions = {}): Promise
     else env[k] = v
   }
   const timeoutMs = options.timeoutMs ?? 60_000
-  return await new Promise((resolvePromise, reject) => {
+  return await new Promise((_resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], { env, cwd: options.cwd ?? ROOT, stdio: ['pipe', 'pipe', 'pipe'] })
     const out: Buffer[] = []
     const err: Buffer[] = []
@@ -110,7 +110,7 @@ export async function runCli (args: string[], options: RunOptions = {}): Promise
     child.on('close', (code, signal) => {
       clearTimeout(timer)
       const stdoutBuf = Buffer.concat(out)
-      resolvePromise({ code, signal, stdout: stdoutBuf.toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), stdoutBuf, timedOut })
+      _resolve({ code, signal, stdout: stdoutBuf.toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), stdoutBuf, timedOut })
     })
     child.stdin.on('error', () => {})
     if (options.input !== undefined) child.stdin.end(options.input)

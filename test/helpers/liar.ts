@@ -24,8 +24,17 @@ export async function lie (n: TestNode, options: { size?: number, chunkSize?: nu
   const repo = n.node.repo
   const now = new Date().toISOString()
   const fake = {
-    hash, filename: 'huge.bin', mime_type: 'application/octet-stream', size, mod_time: now, created_at: now,
-    is_directory: false, chunk_count: Math.ceil(size / cs), chunk_size: cs, refs: 0, added: true
+    hash,
+    filename: 'huge.bin',
+    mime_type: 'application/octet-stream',
+    size,
+    mod_time: now,
+    created_at: now,
+    is_directory: false,
+    chunk_count: Math.ceil(size / cs),
+    chunk_size: cs,
+    refs: 0,
+    added: true
   } as unknown as ObjectRecord
   const overrides: Record<string, unknown> = {
     getObject: async (h: string) => h === hash ? fake : await repo.getObject(h),

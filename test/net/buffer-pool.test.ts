@@ -1,8 +1,8 @@
 import { describe, it, expect } from 'vitest'
 import { BufferPool, MIN_POOLED } from '../../src/net/buffer-pool.js'
+import { FrameReader, encodeFrame } from '../../src/net/wire.js'
 
 const SIZE = MIN_POOLED
-import { FrameReader, encodeFrame } from '../../src/net/wire.js'
 
 describe('BufferPool', () => {
   it('reuses memory given back, by exact size, and never hands one buffer out twice', () => {
