@@ -11,15 +11,13 @@
 import { setMaxListeners } from 'node:events'
 import { AbortedError, CorruptDataError, FetchFailedError, InsufficientStorageError, NotFoundError, ProtocolError } from '../errors.js'
 import { sha256hex } from '../content/hash.js'
-import { FileVerifier } from '../content/hasher.js'
-import type { ChunkHasher } from '../content/hasher.js'
 import { decodeDirectory } from '../content/directory.js'
 import type { Guard, ObjectRecord, Repo } from '../store/repo.js'
 import type { ExchangeSession, ObjectMessage } from './exchange.js'
-import { ChunkListWindow } from './chunk-list.js'
+import { FileTransfer } from './file-transfer.js'
+import { ProviderSearch } from './provider-search.js'
+import type { Provider } from './provider-search.js'
 
-/** Chunks checked on the hash worker at a time (in index order), per fetch. */
-const CHECK_WINDOW = 8
 /** The chunk sizes a store may have (storage.chunk_size): a sender's outside them is a protocol error. */
 export const MIN_CHUNK_SIZE = 4096
 export const MAX_CHUNK_SIZE = 4 * 1024 * 1024
@@ -50,76 +48,6 @@ export interface FetcherOptions {
   window: number
   /** Largest object (file or directory total) a peer may announce; larger claims are a protocol error. */
   maxObjectBytes?: number
-}
-
-interface Provider {
-  peer: string
-  session: ExchangeSession
-  alive: boolean
-  /** OBJECT answers already received from this provider, by hash. */
-  metas: Map<string, ObjectMessage>
-}
-
-/** Providers of one fetch: the first one makes it ready; later ones join while it runs. */
-class ProviderSearch {
-  readonly list: Provider[] = []
-  /** Peers that answered but were refused (malformed or oversized metadata), with why. */
-  readonly rejected: string[] = []
-  closed = false
-  readonly ready: Promise<void>
-  private resolveReady!: () => void
-  private readonly joinListeners: Array<(p: Provider) => void> = []
-  private readonly closeListeners: Array<() => void> = []
-
-  constructor () { this.ready = new Promise(resolve => { this.resolveReady = resolve }) }
-
-  add (p: Provider): void {
-    this.list.push(p)
-    this.resolveReady()
-    for (const l of [...this.joinListeners]) l(p)
-    for (const w of this.waiters.splice(0)) w()
-  }
-
-  finished = false
-  private readonly finishListeners: Array<() => void> = []
-  private waiters: Array<() => void> = []
-
-  /** The search ended (with or without providers). */
-  finish (): void {
-    this.finished = true
-    this.resolveReady()
-    for (const l of this.finishListeners.splice(0)) l()
-    for (const w of this.waiters.splice(0)) w()
-  }
-
-  onFinish (listener: () => void): () => void {
-    this.finishListeners.push(listener)
-    return () => { const i = this.finishListeners.indexOf(listener); if (i >= 0) this.finishListeners.splice(i, 1) }
-  }
-
-  /** Resolves when another provider joins, or the search ends. */
-  async next (): Promise<void> { await new Promise<void>(resolve => this.waiters.push(resolve)) }
-
-  onJoin (listener: (p: Provider) => void): () => void {
-    this.joinListeners.push(listener)
-    return () => { const i = this.joinListeners.indexOf(listener); if (i >= 0) this.joinListeners.splice(i, 1) }
-  }
-
-  onClose (listener: () => void): void { this.closeListeners.push(listener) }
-
-  close (): void {
-    if (this.closed) return
-    this.closed = true
-    this.resolveReady()
-    for (const l of this.closeListeners.splice(0)) l()
-    for (const w of this.waiters.splice(0)) w()
-  }
-}
-
-class Notifier {
-  private waiters: Array<() => void> = []
-  notify (): void { for (const w of this.waiters.splice(0)) w() }
-  async wait (): Promise<void> { await new Promise<void>(resolve => this.waiters.push(resolve)) }
 }
 
 function throwIfAborted (signal?: AbortSignal): void {
@@ -328,8 +256,6 @@ export class Fetcher {
     return search
   }
 
-  private alive (providers: Provider[]): Provider[] { return providers.filter(p => p.alive && !p.session.closed) }
-
   private drop (p: Provider, why: string): void {
     if (!p.alive) return
     p.alive = false
@@ -430,176 +356,8 @@ export class Fetcher {
 
   private async fetchFile (hash: string, meta: ObjectMessage, from: Provider, search: ProviderSearch, guard: Guard, signal: AbortSignal): Promise<ObjectRecord> {
     throwIfAborted(signal)
-    const providers = search.list
-    const n = meta.chunk_count
-    // the chunk list arrives page by page from `from`, as the fetch window moves: never whole
-    const list = new ChunkListWindow(hash, n, async (start, count) => await from.session.chunks(hash, start, count))
-    const cs = meta.chunk_size!
-    const expectedLength = (i: number): number => i < n - 1 ? cs : meta.size - (n - 1) * cs
-    /** Received, not yet checked (with who sent them). */
-    const arrived = new Map<number, { bytes: Buffer, from: Provider }>()
-    /** Checked, and part of the whole-file hash: waiting for the import. */
-    const verified = new Map<number, Buffer>()
-    const retry: number[] = []
-    const lacking = new Map<number, Set<Provider>>()
-    const change = new Notifier()
-    const verifier = new FileVerifier()
-    let nextIssue = 0
-    let nextCheck = 0
-    let checking = 0
-    let nextYield = 0
-    let finished = false
-    let failure: Error | undefined
-    // chunks requested but not yet imported, whatever their state: bounds the memory a fetch holds
-    const maxAhead = Math.max(this.options.window * 2, this.options.window * Math.min(providers.length, this.options.maxProviders))
-
-    const fail = (err: Error): void => { failure ??= err; change.notify() }
-    const onAbort = (): void => { fail(new AbortedError('fetch aborted', { hash })) }
-    signal.addEventListener('abort', onAbort, { once: true })
-    /** Load the next page of the list when the chunks asked for come near its end. */
-    const pageAhead = (): void => {
-      if (list.loaded >= n || list.loaded - nextIssue > maxAhead) return
-      void list.more().then(() => {
-        if (list.failed !== undefined) fail(list.failed)
-        change.notify()
-      })
-    }
-    const checkProvidersLeft = (): void => {
-      // none left, and the search will bring no other
-      if (this.alive(providers).length === 0 && (search.finished || search.closed)) fail(new FetchFailedError(`every provider of ${hash} failed or disconnected mid-transfer`, { hash }))
-    }
-    const take = (p: Provider): number | undefined => {
-      const r = retry.findIndex(i => lacking.get(i)?.has(p) !== true)
-      if (r >= 0) return retry.splice(r, 1)[0]
-      if (nextIssue < n && nextIssue - nextYield < maxAhead) {
-        pageAhead()
-        if (list.has(nextIssue)) return nextIssue++
-      }
-      return undefined
-    }
-    const refetch = (i: number, p: Provider, why: string): void => {
-      retry.unshift(i)
-      this.drop(p, why)
-      checkProvidersLeft()
-      change.notify()
-    }
-    /**
-     * Check arrived chunks on the hash worker, in index order, a few at a
-     * time: a chunk joins the whole-file hash only if it is intact and the
-     * next one. A corrupt chunk is fetched again (its sender dropped); the
-     * chunks sent for checking after it come back unfed and are checked again
-     * after its replacement.
-     */
-    const pump = (): void => {
-      while (checking < CHECK_WINDOW && failure === undefined && !finished) {
-        const i = nextCheck
-        const got = arrived.get(i)
-        if (got === undefined) return
-        arrived.delete(i)
-        nextCheck++
-        checking++
-        verifier.check(i, got.bytes, list.get(i)).then((r) => {
-          checking--
-          if (r.fed) { verified.set(i, r.bytes); lacking.delete(i) } else {
-            if (r.corrupt) refetch(i, got.from, `sent a corrupt chunk ${list.get(i)}`)
-            else arrived.set(i, { bytes: r.bytes, from: got.from }) // after a corrupt one: check again in turn
-            nextCheck = Math.min(nextCheck, i)
-          }
-          change.notify()
-          pump()
-        }, (err) => { checking--; fail(err instanceof Error ? err : new Error(String(err))) })
-      }
-    }
-    const worker = async (p: Provider): Promise<void> => {
-      while (!finished && failure === undefined && p.alive) {
-        const i = take(p)
-        if (i === undefined) {
-          if (nextYield >= n) return
-          await change.wait()
-          continue
-        }
-        let bytes: Buffer | undefined
-        try {
-          bytes = await p.session.block(list.get(i))
-        } catch (err) {
-          refetch(i, p, String((err as Error)?.message ?? err))
-          return
-        }
-        if (bytes === undefined) {
-          const set = lacking.get(i) ?? new Set<Provider>()
-          set.add(p)
-          lacking.set(i, set)
-          retry.unshift(i)
-          if (this.alive(providers).every(q => set.has(q))) fail(new FetchFailedError(`no provider has chunk ${i} (${list.get(i)}) of ${hash}`, { hash }))
-          change.notify()
-          continue
-        }
-        if (bytes.byteLength !== expectedLength(i)) {
-          refetch(i, p, `sent chunk ${list.get(i)} with a wrong length`)
-          return
-        }
-        arrived.set(i, { bytes, from: p })
-        pump()
-      }
-    }
-
-    const workers: Array<Promise<void>> = []
-    let pulling = 0
-    const start = (p: Provider): void => {
-      if (finished || failure !== undefined || !p.alive || pulling >= this.options.maxProviders) return
-      pulling++
-      for (let k = 0; k < this.options.window; k++) workers.push(worker(p))
-      change.notify()
-    }
-    for (const p of this.alive(providers)) start(p)
-    // providers found after the fetch started join it; the end of the search may leave it with none
-    const unjoin = search.onJoin(start)
-    const unfinish = search.onFinish(() => { checkProvidersLeft(); change.notify() })
-    async function * source (): AsyncGenerator<Uint8Array> {
-      while (nextYield < n) {
-        const bytes = verified.get(nextYield)
-        if (bytes !== undefined) {
-          verified.delete(nextYield)
-          nextYield++
-          change.notify()
-          yield bytes
-          continue
-        }
-        if (failure !== undefined) throw failure
-        await change.wait()
-      }
-    }
-    // every chunk the import sees was checked against `list` on its way in: it need not hash them
-    // again (one more pass over the data), only take their names and the whole-file hash
-    let named = 0
-    const prehashed: ChunkHasher = {
-      chunk: async (bytes) => {
-        const i = named++
-        if (i >= n || bytes.byteLength !== expectedLength(i)) throw new Error(`import saw chunk ${i} of ${hash} cut differently from the list`)
-        const h = list.get(i)
-        list.release(i + 1)
-        return { hash: h, bytes }
-      },
-      digest: async () => await verifier.digest(),
-      dispose: () => verifier.dispose()
-    }
-    if (n > 0) pageAhead()
-    try {
-      return await this.deps.repo.importFile(source(), { filename: meta.filename, mod_time: meta.mod_time, mime_type: meta.mime_type }, {
-        added: false,
-        guard,
-        expectHash: hash,
-        signal,
-        prehashed: { hasher: prehashed, chunkSize: cs, release: this.deps.release }
-      })
-    } finally {
-      finished = true
-      signal.removeEventListener('abort', onAbort)
-      unjoin()
-      unfinish()
-      change.notify()
-      verifier.dispose() // no-op once digested
-      await Promise.allSettled(workers)
-    }
+    const { window, maxProviders } = this.options
+    const drop = (p: Provider, why: string): void => { this.drop(p, why) }
+    return await new FileTransfer({ hash, meta, from, search, guard, signal, repo: this.deps.repo, window, maxProviders, release: this.deps.release, drop }).run()
   }
 }
