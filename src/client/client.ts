@@ -12,7 +12,7 @@ import { fsError, planPath, totalBytes } from '../content/importer.js'
 import { parseHash } from '../content/hash.js'
 import type { TreeMeta, TreePart } from '../content/tree.js'
 import {
-  AbortedError, ApiUnreachableError, BadResponseError, errorFromCode, InvalidArgumentError, isOpenHashError, OpenHashError
+  InvalidArgumentError, isOpenHashError, OpenHashError
 } from '../errors.js'
 import type {
   AddResult, AuditEntry, AuditQuery, ContentInfo, CreateTokenInput, DirEntry, GcResult, HealthInfo, IssuedToken, NetworkInfo, NodeStats, OpenHashNode,
@@ -20,7 +20,7 @@ import type {
 } from '../node.js'
 import { DEFAULT_PRIORITY } from '../node.js'
 import type { FormPart } from './multipart.js'
-import { encodeMultipart, multipartLength, newBoundary } from './multipart.js'
+import { HttpTransport } from './http.js'
 
 export interface ClientOptions {
   /** Base URL of the daemon, e.g. http://127.0.0.1:8080 */
@@ -31,71 +31,14 @@ export interface ClientOptions {
   token?: string
 }
 
-/** Status → code, for error bodies without `error_code` (e.g. a proxy's page). */
-const CODE_BY_STATUS: Record<number, string> = { 400: 'INVALID_ARGUMENT', 401: 'UNAUTHORIZED', 403: 'FORBIDDEN', 404: 'NOT_FOUND', 405: 'METHOD_NOT_ALLOWED', 409: 'NOT_ADDED', 413: 'PAYLOAD_TOO_LARGE', 416: 'RANGE_NOT_SATISFIABLE', 503: 'UNAVAILABLE' }
-
-interface RequestOptions {
-  query?: Record<string, string | number | undefined>
-  headers?: Record<string, string>
-  body?: AsyncIterable<Uint8Array>
-  /** A JSON request body (small). */
-  json?: unknown
-  signal?: AbortSignal
-  onSent?: (bytes: number) => void
-  /** Long server-side work (gc, verify) that sends nothing until done: no idle timeout. */
-  noTimeout?: boolean
-}
-
-/** Aborts a request when neither side has made progress for `ms`. */
-class IdleTimer {
-  readonly controller = new AbortController()
-  private timer: NodeJS.Timeout | undefined
-  fired = false
-  constructor (private readonly ms: number, signal?: AbortSignal) {
-    if (signal !== undefined) {
-      if (signal.aborted) this.controller.abort(signal.reason)
-      else signal.addEventListener('abort', () => this.controller.abort(signal.reason), { once: true })
-    }
-    this.touch()
-  }
-
-  touch (): void {
-    clearTimeout(this.timer)
-    if (this.ms <= 0) return
-    this.timer = setTimeout(() => { this.fired = true; this.controller.abort(new Error('idle timeout')) }, this.ms)
-    this.timer.unref()
-  }
-
-  clear (): void { clearTimeout(this.timer) }
-}
-
-function toStream (source: AsyncIterable<Uint8Array>, onPull: (n: number) => void): ReadableStream<Uint8Array> {
-  const it = source[Symbol.asyncIterator]()
-  return new ReadableStream<Uint8Array>({
-    async pull (controller) {
-      try {
-        const r = await it.next()
-        if (r.done === true) { controller.close(); return }
-        onPull(r.value.byteLength)
-        controller.enqueue(r.value)
-      } catch (err) {
-        controller.error(err)
-      }
-    },
-    async cancel () { await it.return?.() }
-  }, { highWaterMark: 2 })
-}
-
 export class OpenHashClient implements OpenHashNode {
   readonly url: string
-  private readonly timeoutMs: number
-  private readonly token?: string
+  private readonly http: HttpTransport
 
   constructor (options: ClientOptions | string) {
     const opts: ClientOptions = typeof options === 'string' ? { url: options } : options
     this.url = opts.url.replace(/\/+$/, '')
-    this.timeoutMs = opts.timeoutMs ?? 30_000
-    this.token = opts.token
+    this.http = new HttpTransport(this.url, opts.timeoutMs ?? 30_000, opts.token)
     try {
       const u = new URL(this.url)
       if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('not http')
@@ -104,99 +47,11 @@ export class OpenHashClient implements OpenHashNode {
     }
   }
 
-  private failure (err: unknown, timer: IdleTimer, signal?: AbortSignal): OpenHashError {
-    if (isOpenHashError(err)) return err
-    const cause = (err as any)?.cause
-    if (isOpenHashError(cause)) return cause
-    if (timer.fired) return new ApiUnreachableError(`API connection failed: no progress from ${this.url} for ${this.timeoutMs} ms`, { url: this.url, timeout_ms: this.timeoutMs })
-    if (signal?.aborted === true) return new AbortedError('operation aborted', undefined, { cause: signal.reason })
-    const why = cause?.message ?? (err as any)?.message ?? String(err)
-    return new ApiUnreachableError(`API connection failed: failed to connect to API at ${this.url}: ${String(why)}`, { url: this.url, errno: cause?.code })
-  }
-
-  /** One request; resolves with a 2xx response (body unread) or throws the typed error. */
-  private async request (method: string, path: string, options: RequestOptions = {}): Promise<{ res: Response, timer: IdleTimer }> {
-    const url = new URL(this.url + path)
-    for (const [k, v] of Object.entries(options.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v))
-    const timer = new IdleTimer(options.noTimeout === true ? 0 : this.timeoutMs, options.signal)
-    let sent = 0
-    try {
-      const headers: Record<string, string> = { ...options.headers }
-      if (this.token !== undefined) headers.Authorization = `Bearer ${this.token}`
-      const init: RequestInit & { duplex?: 'half' } = { method, headers, signal: timer.controller.signal }
-      if (options.json !== undefined) {
-        headers['Content-Type'] = 'application/json'
-        init.body = JSON.stringify(options.json)
-      } else if (options.body !== undefined) {
-        init.body = toStream(options.body, n => { sent += n; timer.touch(); options.onSent?.(sent) })
-        init.duplex = 'half'
-      }
-      const res = await fetch(url, init)
-      timer.touch()
-      if (res.ok) return { res, timer }
-      throw await this.errorOf(res)
-    } catch (err) {
-      timer.clear()
-      throw this.failure(err, timer, options.signal)
-    }
-  }
-
-  private async errorOf (res: Response): Promise<OpenHashError> {
-    const text = await res.text().catch(() => '')
-    let body: any
-    try { body = JSON.parse(text) } catch {}
-    if (body !== null && typeof body === 'object' && typeof body.message === 'string') {
-      const code = typeof body.error_code === 'string' ? body.error_code : (CODE_BY_STATUS[res.status] ?? 'INTERNAL')
-      return errorFromCode(code, body.message, body.details)
-    }
-    const code = CODE_BY_STATUS[res.status]
-    if (code !== undefined) return errorFromCode(code, `request failed with status: ${res.status}`)
-    return new BadResponseError(`request failed with status: ${res.status}`, { status: res.status })
-  }
-
-  private async json<T> (method: string, path: string, options: RequestOptions = {}): Promise<T> {
-    const { res, timer } = await this.request(method, path, options)
-    try {
-      const text = await res.text()
-      timer.clear()
-      try {
-        return JSON.parse(text) as T
-      } catch (err: any) {
-        throw new BadResponseError(`failed to parse response: ${String(err?.message ?? err)}`)
-      }
-    } catch (err) {
-      throw this.failure(err, timer, options.signal)
-    } finally {
-      timer.clear()
-    }
-  }
-
-  // ---- adding ----
-
-  private async upload (path: string, parts: FormPart[] | AsyncIterable<FormPart>, options: OperationOptions & { total?: number }): Promise<any> {
-    const boundary = newBoundary()
-    const headers: Record<string, string> = { 'Content-Type': `multipart/form-data; boundary=${boundary}` }
-    const length = Array.isArray(parts) ? multipartLength(parts, boundary) : undefined
-    if (length !== undefined) headers['Content-Length'] = String(length)
-    let fileBytes = 0
-    const counted = (async function * () {
-      for await (const part of parts) {
-        if (part.kind === 'file') {
-          const src = part.source
-          yield { ...part, source: async function * () { for await (const b of src()) { fileBytes += b.byteLength; options.onProgress?.({ type: 'add:bytes', bytes: fileBytes, total: options.total }); yield b } } }
-        } else {
-          yield part
-        }
-      }
-    })()
-    return await this.json('POST', path, { headers, body: encodeMultipart(counted, boundary), signal: options.signal })
-  }
-
   async addStream (source: AsyncIterable<Uint8Array>, meta: { filename: string, mod_time?: string }, options: OperationOptions & { total?: number } = {}): Promise<AddResult> {
     const parts: FormPart[] = [{ kind: 'field', name: 'filename', value: meta.filename }]
     if (meta.mod_time !== undefined) parts.push({ kind: 'field', name: 'mod_time', value: meta.mod_time })
     parts.push({ kind: 'file', name: 'file', filename: meta.filename, size: options.total, source: () => source })
-    const r = await this.upload('/upload/file', parts, options)
+    const r = await this.http.upload('/upload/file', parts, options)
     return { hash: r.hash, size: r.size, filename: r.filename, is_directory: false, mime_type: r.mime_type }
   }
 
@@ -214,7 +69,7 @@ export class OpenHashClient implements OpenHashNode {
         }
       }
     })()
-    return this.treeResult(await this.upload('/upload/folder', form, options))
+    return this.treeResult(await this.http.upload('/upload/folder', form, options))
   }
 
   private treeResult (r: any): AddResult {
@@ -253,17 +108,17 @@ export class OpenHashClient implements OpenHashNode {
       }
     }
     walk(plan)
-    return this.treeResult(await this.upload('/upload/folder', parts, { ...options, total }))
+    return this.treeResult(await this.http.upload('/upload/folder', parts, { ...options, total }))
   }
 
   // ---- reading ----
 
   async info (hash: string): Promise<ContentInfo> {
-    return await this.json('GET', `/info/${parseHash(hash)}`)
+    return await this.http.json('GET', `/info/${parseHash(hash)}`)
   }
 
   async entries (hash: string): Promise<DirEntry[]> {
-    return (await this.json<{ entries: DirEntry[] }>('GET', `/entries/${parseHash(hash)}`)).entries
+    return (await this.http.json<{ entries: DirEntry[] }>('GET', `/entries/${parseHash(hash)}`)).entries
   }
 
   /**
@@ -286,7 +141,7 @@ export class OpenHashClient implements OpenHashNode {
         if (pos > 0 || end !== undefined) headers.Range = `bytes=${pos}-${end === undefined ? '' : end - 1}`
         let got
         try {
-          got = await client.request('GET', `/download/${h}`, { query: { format: 'raw' }, headers, signal: options.signal })
+          got = await client.http.request('GET', `/download/${h}`, { query: { format: 'raw' }, headers, signal: options.signal })
         } catch (err) {
           // a range past the end is empty, as a local read of it is
           if (isOpenHashError(err) && err.code === 'RANGE_NOT_SATISFIABLE') return
@@ -304,7 +159,7 @@ export class OpenHashClient implements OpenHashNode {
           }
           return
         } catch (err) {
-          const failure = client.failure(err, timer, options.signal)
+          const failure = client.http.failure(err, timer, options.signal)
           if (failure.code !== 'API_UNREACHABLE' || timer.fired) throw failure
           fruitless = pos > start ? 0 : fruitless + 1
           if (fruitless >= 2) throw failure
@@ -316,66 +171,66 @@ export class OpenHashClient implements OpenHashNode {
   }
 
   async list (options: { after?: string, limit?: number } = {}): Promise<ContentInfo[]> {
-    return await this.json('GET', '/list', { query: { after: options.after, limit: options.limit } })
+    return await this.http.json('GET', '/list', { query: { after: options.after, limit: options.limit } })
   }
 
   // ---- pins and lifecycle ----
 
   async pin (hash: string, priority: number = DEFAULT_PRIORITY): Promise<PinResult> {
-    const r = await this.json<PinResult>('POST', `/pin/${parseHash(hash)}`, { query: { priority } })
+    const r = await this.http.json<PinResult>('POST', `/pin/${parseHash(hash)}`, { query: { priority } })
     return { hash: r.hash, priority: r.priority, ...(r.state !== undefined ? { state: r.state } : {}) }
   }
 
   async unpin (hash: string): Promise<UnpinResult> {
-    const r = await this.json<UnpinResult>('DELETE', `/unpin/${parseHash(hash)}`)
+    const r = await this.http.json<UnpinResult>('DELETE', `/unpin/${parseHash(hash)}`)
     return { hash: r.hash, was_pinned: r.was_pinned }
   }
 
   async pins (): Promise<Record<string, number>> {
-    return await this.json('GET', '/pins')
+    return await this.http.json('GET', '/pins')
   }
 
   async pinStatus (): Promise<Record<string, PinStatus>> {
-    return await this.json('GET', '/pins/status')
+    return await this.http.json('GET', '/pins/status')
   }
 
   async rm (hash: string): Promise<RmResult> {
-    const r = await this.json<RmResult>('DELETE', `/content/${parseHash(hash)}`)
+    const r = await this.http.json<RmResult>('DELETE', `/content/${parseHash(hash)}`)
     return { hash: r.hash, ref_count: r.ref_count, pinned: r.pinned }
   }
 
   async gc (options: OperationOptions = {}): Promise<GcResult> {
-    return await this.json('POST', '/gc', { signal: options.signal, noTimeout: true })
+    return await this.http.json('POST', '/gc', { signal: options.signal, noTimeout: true })
   }
 
   async verify (options: OperationOptions = {}): Promise<VerifyResult> {
-    return await this.json('POST', '/verify', { signal: options.signal, noTimeout: true })
+    return await this.http.json('POST', '/verify', { signal: options.signal, noTimeout: true })
   }
 
   // ---- system ----
 
   async stats (): Promise<NodeStats> {
-    const { timestamp: _t, ...stats } = await this.json<NodeStats & { timestamp: string }>('GET', '/stats')
+    const { timestamp: _t, ...stats } = await this.http.json<NodeStats & { timestamp: string }>('GET', '/stats')
     return stats
   }
 
   async network (): Promise<NetworkInfo> {
-    return await this.json('GET', '/network')
+    return await this.http.json('GET', '/network')
   }
 
   async health (): Promise<HealthInfo> {
-    return await this.json('GET', '/health')
+    return await this.http.json('GET', '/health')
   }
 
   // ---- tokens and audit (admin) ----
 
   async createToken (input: CreateTokenInput): Promise<IssuedToken> {
-    const { token, message: _m, ...info } = await this.json<TokenInfo & { token: string, message: string }>('POST', '/tokens', { json: input })
+    const { token, message: _m, ...info } = await this.http.json<TokenInfo & { token: string, message: string }>('POST', '/tokens', { json: input })
     return { token, info }
   }
 
   async listTokens (): Promise<TokenInfo[]> {
-    return (await this.json<{ tokens: TokenInfo[] }>('GET', '/tokens')).tokens
+    return (await this.http.json<{ tokens: TokenInfo[] }>('GET', '/tokens')).tokens
   }
 
   private static tokenPath (id: string, action = ''): string {
@@ -384,26 +239,26 @@ export class OpenHashClient implements OpenHashNode {
   }
 
   async getToken (id: string): Promise<TokenInfo> {
-    return await this.json('GET', OpenHashClient.tokenPath(id))
+    return await this.http.json('GET', OpenHashClient.tokenPath(id))
   }
 
   async revokeToken (id: string): Promise<TokenInfo> {
-    const { message: _m, ...info } = await this.json<TokenInfo & { message: string }>('POST', OpenHashClient.tokenPath(id, '/revoke'))
+    const { message: _m, ...info } = await this.http.json<TokenInfo & { message: string }>('POST', OpenHashClient.tokenPath(id, '/revoke'))
     return info
   }
 
   async reactivateToken (id: string): Promise<TokenInfo> {
-    const { message: _m, ...info } = await this.json<TokenInfo & { message: string }>('POST', OpenHashClient.tokenPath(id, '/reactivate'))
+    const { message: _m, ...info } = await this.http.json<TokenInfo & { message: string }>('POST', OpenHashClient.tokenPath(id, '/reactivate'))
     return info
   }
 
   async renewToken (id: string, options: { expires_in_s?: number } = {}): Promise<IssuedToken> {
-    const { token, message: _m, ...info } = await this.json<TokenInfo & { token: string, message: string }>('POST', OpenHashClient.tokenPath(id, '/renew'), { json: options })
+    const { token, message: _m, ...info } = await this.http.json<TokenInfo & { token: string, message: string }>('POST', OpenHashClient.tokenPath(id, '/renew'), { json: options })
     return { token, info }
   }
 
   async audit (query: AuditQuery = {}): Promise<AuditEntry[]> {
-    return (await this.json<{ entries: AuditEntry[] }>('GET', '/audit', { query: { limit: query.limit, before: query.before, token_id: query.token_id, action: query.action } })).entries
+    return (await this.http.json<{ entries: AuditEntry[] }>('GET', '/audit', { query: { limit: query.limit, before: query.before, token_id: query.token_id, action: query.action } })).entries
   }
 
   async close (): Promise<void> {}
