@@ -21,24 +21,25 @@ import {
 import type { ContentInfo, DirEntry, OpenHashNode } from '../node.js'
 import { DEFAULT_PRIORITY, MAX_PRIORITY, MIN_PRIORITY } from '../node.js'
 import { Repo } from '../store/repo.js'
-import { toErrorResponse } from './errors.js'
+import { errorResponse } from './errors.js'
+import { CORS_HEADERS } from './middleware/cors.js'
 import { contentDisposition, etagMatches, IMMUTABLE, parseRange, sendBody } from './http-content.js'
 import { renderListing } from './listing.js'
 import type { Part } from './multipart.js'
 import { parseMultipart } from './multipart.js'
-import { mountDocs } from './docs.js'
+import { mountDocs } from './routes/docs.js'
 import { prefetch } from '../content/prefetch.js'
 import { cidString } from '../content/cid.js'
-import type { AuthOptions } from './auth.js'
-import { acceptFormToken, authMiddleware, requireUploadAuth } from './auth.js'
-import type { AuditSink } from './audit.js'
-import { auditMiddleware } from './audit.js'
-import { mountAdmin } from './admin.js'
-import { createMetrics } from './metrics.js'
-import { requestInfo, trackRequests } from './request-info.js'
+import type { AuthOptions } from './middleware/auth.js'
+import { acceptFormToken, authMiddleware, requireUploadAuth } from './middleware/auth.js'
+import type { AuditSink } from './middleware/audit.js'
+import { auditMiddleware } from './middleware/audit.js'
+import { mountAdmin } from './routes/admin.js'
+import { createMetrics } from './middleware/metrics.js'
+import { requestInfo, trackRequests } from './middleware/request-info.js'
 import { clientAddress, proxyList } from './client-address.js'
-import type { RateLimitConfig } from './rate-limit.js'
-import { rateLimitMiddleware } from './rate-limit.js'
+import type { RateLimitConfig } from './middleware/rate-limit.js'
+import { rateLimitMiddleware } from './middleware/rate-limit.js'
 
 export interface ApiOptions {
   /** Largest accepted upload in bytes (413 past it). */
@@ -93,13 +94,6 @@ function signalOf (c: C, options: ApiOptions): AbortSignal | undefined {
  * (api/auth.ts). See docs/security.md.
  */
 export const CONTENT_CSP = 'sandbox allow-scripts allow-forms allow-popups allow-modals allow-downloads'
-
-export const CORS_HEADERS: Record<string, string> = {
-  'Access-Control-Allow-Origin': '*',
-  'Access-Control-Allow-Methods': 'GET, POST, PUT, DELETE, OPTIONS',
-  'Access-Control-Allow-Headers': 'Content-Type, Authorization',
-  'Access-Control-Expose-Headers': 'Content-Length, Content-Range, Content-Disposition, ETag, Accept-Ranges, Link, Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, RateLimit-Policy, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset'
-}
 
 /** Routes and their methods, for 405 answers with an Allow header. */
 const ROUTES: Array<{ pattern: string, methods: string[] }> = [
@@ -161,17 +155,6 @@ function modTime (field: string, value: string | undefined): string | undefined 
 function baseName (name: string): string {
   const parts = name.split(/[/\\]/).filter(s => s !== '')
   return parts.length === 0 ? '' : parts[parts.length - 1]
-}
-
-/** The reference's error JSON for any thrown value, with CORS and the headers some statuses need. */
-export function errorResponse (err: unknown): Response {
-  const { status, body } = toErrorResponse(err)
-  const headers: Record<string, string> = { ...CORS_HEADERS, 'Content-Type': 'application/json' }
-  if (err instanceof RangeNotSatisfiableError && typeof err.details?.size === 'number') headers['Content-Range'] = `bytes */${err.details.size}`
-  if (err instanceof MethodNotAllowedError && Array.isArray(err.details?.allow)) headers.Allow = (err.details.allow as string[]).join(', ')
-  if (status === 401) headers['WWW-Authenticate'] = 'Bearer realm="openhashdb"'
-  if (status === 500 && process.env.OPENHASH_DEBUG !== undefined) console.error(err)
-  return new Response(JSON.stringify(body), { status, headers })
 }
 
 export function createApp (node: OpenHashNode, options: ApiOptions): Hono<Env> {
@@ -505,4 +488,4 @@ export function createApp (node: OpenHashNode, options: ApiOptions): Hono<Env> {
   return app
 }
 
-export { DIRECTORY_MIME }
+export { CORS_HEADERS, DIRECTORY_MIME, errorResponse }

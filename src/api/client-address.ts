@@ -21,7 +21,6 @@
 import type { IncomingMessage } from 'node:http'
 import { BlockList, isIP } from 'node:net'
 import type { Context } from 'hono'
-import { isLoopback } from './request-info.js'
 
 export interface ClientAddress {
   /** The client's address: an IP, or the identifier a trusted proxy gave (`unknown`, `_hidden`). */
@@ -194,4 +193,16 @@ export function clientOf (c: Context<any>): ClientAddress {
   const incoming = c.env?.incoming as IncomingMessage | undefined
   if (incoming === undefined) return { ip: '', local: false, forwarded: false, peer: '' }
   return clientAddress(incoming, NONE)
+}
+
+/** The client's address for keys and logs, with IPv4-mapped IPv6 (::ffff:a.b.c.d) folded to IPv4. */
+export function clientIp (incoming: IncomingMessage | undefined): string {
+  const raw = incoming?.socket?.remoteAddress ?? ''
+  return raw.startsWith('::ffff:') && raw.includes('.') ? raw.slice(7) : raw
+}
+
+/** 127.0.0.0/8, ::1 and ::ffff:127.x. */
+export function isLoopback (ip: string): boolean {
+  const a = ip.startsWith('::ffff:') ? ip.slice(7) : ip
+  return a.startsWith('127.') || a === '::1' || a === '0:0:0:0:0:0:0:1'
 }

@@ -4,7 +4,7 @@ import { loadConfig } from '../../config.js'
 import { LocalNode } from '../../node.js'
 import { ensureAdminToken } from '../../auth/admin-token.js'
 import { tuneHeapForDaemon } from '../heap.js'
-import { isLoopbackHost } from '../../api/request-info.js'
+import { isLoopbackHost } from '../../api/host-check.js'
 import type { GlobalOptions } from '../context.js'
 import { errorMessage, makePrinter, parseConfigFlags, status } from '../context.js'
 

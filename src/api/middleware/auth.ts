@@ -24,11 +24,11 @@
  *   cannot reach it under its own name.
  */
 import type { Context, MiddlewareHandler } from 'hono'
-import type { TokenInfo, Scope } from '../auth/tokens.js'
-import { grants } from '../auth/tokens.js'
-import { ForbiddenError, UnauthorizedError } from '../errors.js'
-import { clientOf } from './client-address.js'
-import { hostCheck } from './host-check.js'
+import type { TokenInfo, Scope } from '../../auth/tokens.js'
+import { grants } from '../../auth/tokens.js'
+import { ForbiddenError, UnauthorizedError } from '../../errors.js'
+import { clientOf } from '../client-address.js'
+import { hostCheck } from '../host-check.js'
 
 export type Principal =
   /** `refused`: a genuine token that was turned away (named in the audit log, grants nothing). */

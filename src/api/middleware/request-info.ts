@@ -12,7 +12,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Context, MiddlewareHandler } from 'hono'
 import { matchedRoutes } from 'hono/route'
-import type { ClientAddress } from './client-address.js'
+import type { ClientAddress } from '../client-address.js'
 
 /** Who made the request, as the auth middleware records it in `c.var.principal`. */
 export type Principal =
@@ -77,31 +77,6 @@ export function requestInfo (incoming: IncomingMessage, outgoing: ServerResponse
 export function bytesIn (incoming: IncomingMessage, info: RequestInfo): number {
   const declared = Number(incoming.headers['content-length'] ?? NaN)
   return incoming.complete && Number.isSafeInteger(declared) && declared > info.bytesIn ? declared : info.bytesIn
-}
-
-/** The client's address for keys and logs, with IPv4-mapped IPv6 (::ffff:a.b.c.d) folded to IPv4. */
-export function clientIp (incoming: IncomingMessage | undefined): string {
-  const raw = incoming?.socket?.remoteAddress ?? ''
-  return raw.startsWith('::ffff:') && raw.includes('.') ? raw.slice(7) : raw
-}
-
-/** 127.0.0.0/8, ::1 and ::ffff:127.x. */
-export function isLoopback (ip: string): boolean {
-  const a = ip.startsWith('::ffff:') ? ip.slice(7) : ip
-  return a.startsWith('127.') || a === '::1' || a === '0:0:0:0:0:0:0:1'
-}
-
-/**
- * Whether a host name (a listen address, or a Host header with or without
- * its port) names this machine's loopback: localhost, *.localhost,
- * 127.x.x.x, ::1.
- */
-export function isLoopbackHost (host: string): boolean {
-  const m = /^\[([^\]]*)\](?::\d{1,5})?$/.exec(host)
-  // a bare IPv6 address (several colons, no brackets) has no port to strip
-  const bare = m === null && (host.match(/:/g)?.length ?? 0) > 1
-  const h = (m !== null ? m[1] : bare ? host : host.replace(/:\d{1,5}$/, '')).toLowerCase()
-  return h === 'localhost' || h.endsWith('.localhost') || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h)
 }
 
 /** The route pattern of a request among `known` ones (bounded: never the raw path), else `unmatched`. */

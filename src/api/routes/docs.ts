@@ -6,8 +6,8 @@ import { readFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { join, normalize } from 'node:path'
 import type { Hono } from 'hono'
-import { packageRoot } from '../config.js'
-import { RouteNotFoundError } from '../errors.js'
+import { packageRoot } from '../../config.js'
+import { RouteNotFoundError } from '../../errors.js'
 
 const require = createRequire(import.meta.url)
 

@@ -9,9 +9,9 @@
  */
 import type { Context, MiddlewareHandler } from 'hono'
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
-import { RateLimitedError } from '../errors.js'
+import { RateLimitedError } from '../../errors.js'
 import type { Principal } from './request-info.js'
-import { clientOf } from './client-address.js'
+import { clientOf } from '../client-address.js'
 
 export type RateLimitClass = 'upload' | 'download' | 'metadata'
 

@@ -7,10 +7,10 @@
 import type { Context, MiddlewareHandler } from 'hono'
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
 import type { HttpBindings } from '@hono/node-server'
-import type { AuditEntry } from '../auth/audit.js'
-import { isOpenHashError } from '../errors.js'
+import type { AuditEntry } from '../../auth/audit.js'
+import { isOpenHashError } from '../../errors.js'
 import { principal } from './auth.js'
-import { clientOf } from './client-address.js'
+import { clientOf } from '../client-address.js'
 
 export type AuditSink = (entry: Omit<AuditEntry, 'id' | 'time'>) => void
 

@@ -5,9 +5,9 @@
  */
 import type { Context, Hono } from 'hono'
 import type { HttpBindings } from '@hono/node-server'
-import type { OpenHashNode } from '../node.js'
-import { InvalidArgumentError, UnauthorizedError } from '../errors.js'
-import { authState } from './auth.js'
+import type { OpenHashNode } from '../../node.js'
+import { InvalidArgumentError, UnauthorizedError } from '../../errors.js'
+import { authState } from '../middleware/auth.js'
 
 type App = Hono<{ Bindings: HttpBindings }>
 
