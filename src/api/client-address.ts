@@ -20,7 +20,8 @@
  */
 import type { IncomingMessage } from 'node:http'
 import { BlockList, isIP } from 'node:net'
-import type { Context } from 'hono'
+import type { Context, MiddlewareHandler } from 'hono'
+import { requestInfo } from './middleware/request-info.js'
 
 export interface ClientAddress {
   /** The client's address: an IP, or the identifier a trusted proxy gave (`unknown`, `_hidden`). */
@@ -185,6 +186,20 @@ export function clientAddress (incoming: IncomingMessage, trusted: ProxyList): C
 }
 
 const NONE = proxyList([])
+
+/** The pipeline's step that resolves the client (read by every later step through clientOf) and gives it to the request log. */
+export function resolveClient (trustedProxies?: readonly string[]): MiddlewareHandler<any> {
+  const trusted = proxyList(trustedProxies)
+  return async (c, next) => {
+    const incoming = c.env?.incoming
+    if (incoming !== undefined) {
+      const client = clientAddress(incoming, trusted)
+      c.set('client', client)
+      if (c.env.outgoing !== undefined) requestInfo(incoming, c.env.outgoing).client = client
+    }
+    await next()
+  }
+}
 
 /** The middleware's answer for this request (set by app.ts), else the socket's peer with nothing trusted. */
 export function clientOf (c: Context<any>): ClientAddress {

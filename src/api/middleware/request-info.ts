@@ -11,8 +11,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Context, MiddlewareHandler } from 'hono'
-import { matchedRoutes } from 'hono/route'
 import type { ClientAddress } from '../client-address.js'
+import { routeOf } from '../route.js'
 
 /** Who made the request, as the auth middleware records it in `c.var.principal`. */
 export type Principal =
@@ -79,24 +79,22 @@ export function bytesIn (incoming: IncomingMessage, info: RequestInfo): number {
   return incoming.complete && Number.isSafeInteger(declared) && declared > info.bytesIn ? declared : info.bytesIn
 }
 
-/** The route pattern of a request among `known` ones (bounded: never the raw path), else `unmatched`. */
-export function routeOf (c: Context<any>, known: ReadonlySet<string>): string {
-  for (const r of matchedRoutes(c)) if (known.has(r.path)) return r.path
-  return 'unmatched'
+/** The route pattern of a request, as declared (never the raw path: bounded), else `unmatched`. */
+export function routeLabel (c: Context<any>): string {
+  return routeOf(c).pattern ?? 'unmatched'
 }
 
 /**
- * The first middleware: fills in the request's route and how to find its
- * principal (set later by authentication) for the log and the metrics.
+ * Fills in the request's route and how to find its principal (set later by
+ * authentication) for the log and the metrics (after resolveRoute).
  */
-export function trackRequests (routes: Iterable<string>): MiddlewareHandler<any> {
-  const known = new Set(routes)
+export function trackRequests (): MiddlewareHandler<any> {
   return async (c, next) => {
     const incoming = c.env?.incoming
     const outgoing = c.env?.outgoing
     if (incoming !== undefined && outgoing !== undefined) {
       const info = requestInfo(incoming, outgoing)
-      info.route = routeOf(c, known)
+      info.route = routeLabel(c)
       info.principal = () => (c.get as (key: string) => unknown)('principal') as Principal | undefined
     }
     await next()

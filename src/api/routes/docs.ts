@@ -5,9 +5,9 @@
 import { readFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { join, normalize } from 'node:path'
-import type { Hono } from 'hono'
 import { packageRoot } from '../../config.js'
 import { RouteNotFoundError } from '../../errors.js'
+import { Routes } from '../route.js'
 
 const require = createRequire(import.meta.url)
 
@@ -42,21 +42,25 @@ const INIT = `window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#swag
 
 let openapi: string | undefined
 
-export function mountDocs (app: Hono<any>): void {
-  // absolute-path.js only: the package's main module loads the whole UI bundle
-  const dist = (require('swagger-ui-dist/absolute-path.js') as () => string)()
+/** absolute-path.js only: the package's main module loads the whole UI bundle */
+let dist: string | undefined
+const distDir = (): string => (dist ??= (require('swagger-ui-dist/absolute-path.js') as () => string)())
 
-  app.get('/openapi.json', async (c) => {
-    openapi ??= await readFile(join(packageRoot(), 'docs', 'openapi.json'), 'utf8')
-    return c.body(openapi, 200, { 'Content-Type': 'application/json; charset=utf-8' })
-  })
-  app.get('/docs', (c) => c.html(PAGE))
-  app.get('/docs/init.js', (c) => c.body(INIT, 200, { 'Content-Type': 'text/javascript; charset=utf-8' }))
-  app.get('/docs/:asset', async (c) => {
-    const name = c.req.param('asset')
-    const type = ASSETS[name]
-    if (type === undefined) throw new RouteNotFoundError(`no such documentation asset: ${name}`)
-    const body = await readFile(normalize(join(dist, name)))
-    return c.body(body, 200, { 'Content-Type': type, 'Cache-Control': 'public, max-age=86400' })
-  })
-}
+export const docs = new Routes()
+
+docs.route({ method: 'GET', path: '/openapi.json', scope: 'none', rate: 'none', audit: 'none' }, async (c) => {
+  openapi ??= await readFile(join(packageRoot(), 'docs', 'openapi.json'), 'utf8')
+  return c.body(openapi, 200, { 'Content-Type': 'application/json; charset=utf-8' })
+})
+
+docs.route({ method: 'GET', path: '/docs', scope: 'none', rate: 'none', audit: 'none' }, (c) => c.html(PAGE))
+
+docs.route({ method: 'GET', path: '/docs/init.js', scope: 'none', rate: 'none', audit: 'none' }, (c) => c.body(INIT, 200, { 'Content-Type': 'text/javascript; charset=utf-8' }))
+
+docs.route({ method: 'GET', path: '/docs/:asset', scope: 'none', rate: 'none', audit: 'none' }, async (c) => {
+  const name = c.req.param('asset') ?? ''
+  const type = ASSETS[name]
+  if (type === undefined) throw new RouteNotFoundError(`no such documentation asset: ${name}`)
+  const body = await readFile(normalize(join(distDir(), name)))
+  return c.body(body, 200, { 'Content-Type': type, 'Cache-Control': 'public, max-age=86400' })
+})
