@@ -18,8 +18,6 @@ system.route({ method: 'GET', path: '/stats', scope: 'read', rate: 'metadata', a
 
 system.route({ method: 'GET', path: '/network', scope: 'read', rate: 'metadata', audit: 'none' }, async (c) => c.json(await c.var.deps.node.network()))
 
-system.route({ method: 'GET', path: '/version', scope: 'read', rate: 'metadata', audit: 'none' }, (c) => c.json({ version: '0.1.0' }))
-
 system.route({ method: 'GET', path: '/metrics', scope: 'read', rate: 'none', audit: 'none' }, async (c) => {
   const metrics = c.var.deps.metrics
   if (metrics === undefined) throw new RouteNotFoundError('metrics are turned off (api.metrics is false)', { path: c.req.path })
