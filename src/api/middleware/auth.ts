@@ -1,8 +1,10 @@
 /**
  * Who may do what over HTTP (docs/security.md):
  *
- * - Every route needs a scope (read, write or admin; admin ⊇ write ⊇ read),
- *   or none (/health, OPTIONS, the API docs). With auth on, a request
+ * - Every route declares the scope it needs (api/route.ts: read, write or
+ *   admin; admin ⊇ write ⊇ read), or none (/health, the API docs; OPTIONS
+ *   needs none anywhere). A wrong method on a known path needs read (write
+ *   when it is POST, PUT, PATCH or DELETE), admin on an admin path. With auth on, a request
  *   without a valid token gets 401, one whose token lacks the scope 403.
  *   Uploads may carry the token as the `access_token` form field instead of
  *   the Authorization header (checked before the first file part).
