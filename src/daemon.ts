@@ -10,7 +10,7 @@ import { LocalNode } from './node.js'
 import { ensureAdminToken } from './auth/admin-token.js'
 import { startServer } from './api/server.js'
 import type { RunningServer, ServerOptions } from './api/server.js'
-import { isLoopbackHost } from './api/request-info.js'
+import { isLoopbackHost } from './api/host-check.js'
 
 export interface DaemonOptions {
   /** The merged configuration (config.ts `loadConfig`); api.host / api.port say where to listen. */

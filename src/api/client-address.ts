@@ -20,8 +20,8 @@
  */
 import type { IncomingMessage } from 'node:http'
 import { BlockList, isIP } from 'node:net'
-import type { Context } from 'hono'
-import { isLoopback } from './request-info.js'
+import type { Context, MiddlewareHandler } from 'hono'
+import { requestInfo } from './middleware/request-info.js'
 
 export interface ClientAddress {
   /** The client's address: an IP, or the identifier a trusted proxy gave (`unknown`, `_hidden`). */
@@ -187,6 +187,20 @@ export function clientAddress (incoming: IncomingMessage, trusted: ProxyList): C
 
 const NONE = proxyList([])
 
+/** The pipeline's step that resolves the client (read by every later step through clientOf) and gives it to the request log. */
+export function resolveClient (trustedProxies?: readonly string[]): MiddlewareHandler<any> {
+  const trusted = proxyList(trustedProxies)
+  return async (c, next) => {
+    const incoming = c.env?.incoming
+    if (incoming !== undefined) {
+      const client = clientAddress(incoming, trusted)
+      c.set('client', client)
+      if (c.env.outgoing !== undefined) requestInfo(incoming, c.env.outgoing).client = client
+    }
+    await next()
+  }
+}
+
 /** The middleware's answer for this request (set by app.ts), else the socket's peer with nothing trusted. */
 export function clientOf (c: Context<any>): ClientAddress {
   const set = (c.get as (key: string) => unknown)('client') as ClientAddress | undefined
@@ -194,4 +208,16 @@ export function clientOf (c: Context<any>): ClientAddress {
   const incoming = c.env?.incoming as IncomingMessage | undefined
   if (incoming === undefined) return { ip: '', local: false, forwarded: false, peer: '' }
   return clientAddress(incoming, NONE)
+}
+
+/** The client's address for keys and logs, with IPv4-mapped IPv6 (::ffff:a.b.c.d) folded to IPv4. */
+export function clientIp (incoming: IncomingMessage | undefined): string {
+  const raw = incoming?.socket?.remoteAddress ?? ''
+  return raw.startsWith('::ffff:') && raw.includes('.') ? raw.slice(7) : raw
+}
+
+/** 127.0.0.0/8, ::1 and ::ffff:127.x. */
+export function isLoopback (ip: string): boolean {
+  const a = ip.startsWith('::ffff:') ? ip.slice(7) : ip
+  return a.startsWith('127.') || a === '::1' || a === '0:0:0:0:0:0:0:1'
 }

@@ -1,11 +1,17 @@
 /**
- * The one place where error codes meet HTTP: code → status, and the error
- * JSON of the API reference ({ error, code, message, details, timestamp }),
- * plus `error_code`, the stable code the typed client rebuilds errors from.
+ * The one place where error codes meet HTTP: code → status, the error JSON
+ * of the API reference ({ error, code, message, details, timestamp }), plus
+ * `error_code`, the stable code the typed client rebuilds errors from, and
+ * the headers some statuses need (416 Content-Range, 405 Allow, 401
+ * WWW-Authenticate).
  */
 import type { ErrorCode } from '../errors.js'
-import { isOpenHashError } from '../errors.js'
+import { isOpenHashError, MethodNotAllowedError, RangeNotSatisfiableError } from '../errors.js'
 import { diskFullError, isDiskFull } from '../store/disk-full.js'
+import { CORS_HEADERS } from './middleware/cors.js'
+import { logger } from '../logger.js'
+
+const log = logger('api')
 
 export const STATUS_BY_CODE: Record<ErrorCode, number> = {
   INVALID_HASH: 400,
@@ -91,4 +97,16 @@ export function toErrorResponse (err: unknown): { status: number, body: ErrorBod
     status: 500,
     body: { error: REASON[500], code: 500, message: 'internal error', timestamp: new Date().toISOString(), error_code: 'INTERNAL' }
   }
+}
+
+/** The reference's error JSON for any thrown value, with CORS and the headers some statuses need. */
+export function errorResponse (err: unknown): Response {
+  const { status, body } = toErrorResponse(err)
+  const headers: Record<string, string> = { ...CORS_HEADERS, 'Content-Type': 'application/json' }
+  if (err instanceof RangeNotSatisfiableError && typeof err.details?.size === 'number') headers['Content-Range'] = `bytes */${err.details.size}`
+  if (err instanceof MethodNotAllowedError && Array.isArray(err.details?.allow)) headers.Allow = (err.details.allow as string[]).join(', ')
+  if (status === 401) headers['WWW-Authenticate'] = 'Bearer realm="openhashdb"'
+  // the client gets no internals; the daemon logs them (openhash:api:error, on by default)
+  if (status === 500) log.error('internal error answered 500: %e', err)
+  return new Response(JSON.stringify(body), { status, headers })
 }

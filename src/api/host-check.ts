@@ -8,7 +8,6 @@
  * (the behaviour before the list existed); with names listed, every listener
  * answers loopback names and the listed ones only.
  */
-import { isLoopbackHost } from './request-info.js'
 
 const ENTRY_RE = /^(?:\*\.)?[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*(?::\d{1,5})?$|^\[[0-9a-f:.]+\](?::\d{1,5})?$/i
 
@@ -43,4 +42,17 @@ export function hostCheck (loopbackOnly: boolean, allowed: readonly string[] = [
     return entries.some(e => (e.port === '' || e.port === h.port) &&
       (e.wildcard ? h.name.endsWith('.' + e.name) : h.name === e.name))
   }
+}
+
+/**
+ * Whether a host name (a listen address, or a Host header with or without
+ * its port) names this machine's loopback: localhost, *.localhost,
+ * 127.x.x.x, ::1.
+ */
+export function isLoopbackHost (host: string): boolean {
+  const m = /^\[([^\]]*)\](?::\d{1,5})?$/.exec(host)
+  // a bare IPv6 address (several colons, no brackets) has no port to strip
+  const bare = m === null && (host.match(/:/g)?.length ?? 0) > 1
+  const h = (m !== null ? m[1] : bare ? host : host.replace(/:\d{1,5}$/, '')).toLowerCase()
+  return h === 'localhost' || h.endsWith('.localhost') || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h)
 }

@@ -19,10 +19,11 @@ import { createAdaptorServer } from '@hono/node-server'
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
 import type { OpenHashNode } from '../node.js'
 import { createApp } from './app.js'
-import type { RateLimitConfig } from './rate-limit.js'
-import { bytesIn, clientIp, requestInfo } from './request-info.js'
-import type { LogFormat, LogLevel } from './request-log.js'
-import { formatRequest } from './request-log.js'
+import { clientIp } from './client-address.js'
+import type { RateLimitConfig } from './middleware/rate-limit.js'
+import { bytesIn, requestInfo } from './middleware/request-info.js'
+import type { LogFormat, LogLevel } from './middleware/request-log.js'
+import { formatRequest } from './middleware/request-log.js'
 import type { ApiOptions } from './app.js'
 import { AbortedError, RequestTimeoutError } from '../errors.js'
 import { ConnectionRequests } from './connections.js'
@@ -94,7 +95,8 @@ export async function startServer (node: OpenHashNode, options: ServerOptions): 
       live.set(controller, outgoing)
       let done = false
       let answered = true
-      let untrack: (() => void) | undefined
+      // assigned once below, but declared here because finish() (defined first) calls it
+      let untrack: (() => void) | undefined // eslint-disable-line prefer-const
       const finish = (): void => {
         if (done) return
         done = true

@@ -4,7 +4,7 @@
  * modes, public reads, the access_token form field, browser safety (cross-
  * origin changes, DNS rebinding, sandboxed content) and the audit trail.
  */
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises'
+import { readdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { cliJson, expectCleanError, runCli } from '../helpers/cli.js'

@@ -39,11 +39,11 @@ describe('fuzz: malformed requests at a running daemon', () => {
     url = new URL(d.url)
     const form = new FormData()
     form.append('file', new Blob(['fuzz target content\n']), 'target.txt')
-    good = ((await (await fetch(`${d.url}/upload/file`, { method: "POST", body: form })).json()) as any).hash
+    good = ((await (await fetch(`${d.url}/upload/file`, { method: 'POST', body: form })).json()) as any).hash
     const folder = new FormData()
     folder.append('file', new Blob(['<h1>x</h1>']), 'site/index.html')
     folder.append('file', new Blob(['b']), 'site/sub/b.txt')
-    dirHash = ((await (await fetch(`${d.url}/upload/folder`, { method: "POST", body: folder })).json()) as any).hash
+    dirHash = ((await (await fetch(`${d.url}/upload/folder`, { method: 'POST', body: folder })).json()) as any).hash
     expect((await fetch(`${d.url}/pin/${good}?priority=7`, { method: 'POST' })).status).toBe(200)
   })
   // FUZZ_DEBUG=1 prints the daemon's stderr (a crash's stack) after the run
@@ -96,7 +96,7 @@ describe('fuzz: malformed requests at a running daemon', () => {
       case 3: return { method: 'DELETE', path: pick([`/unpin/${badHash()}`, `/content/${badHash()}`, `/content/${hex(64)}`, `/unpin/${good}/..`]), headers }
       case 4: return { method: pick(['GET', 'HEAD']), path: pick([`/download/${anyHash()}`, `/download/${dirHash}?format=${pick(['zip', '', '%00', 'raw'])}`, `/info/${anyHash()}`, `/entries/${anyHash()}`]), headers }
       case 5: return { method: pick(['GET', 'HEAD']), path: pick([`/view/${anyHash()}/${subPath()}`, `/view/${dirHash}/${subPath()}`, `/view/${badHash()}`]), headers }
-      case 6: return { method: 'GET', path: pick([`/list?limit=${badPriority()}`, `/list?offset=-1`, `/list?after=${badHash()}`, '/list?limit=1&limit=2', `/audit?limit=${badPriority()}`, `/audit?before=${badHash()}`, `/tokens/${badHash()}`]), headers }
+      case 6: return { method: 'GET', path: pick([`/list?limit=${badPriority()}`, '/list?offset=-1', `/list?after=${badHash()}`, '/list?limit=1&limit=2', `/audit?limit=${badPriority()}`, `/audit?before=${badHash()}`, `/tokens/${badHash()}`]), headers }
       case 7: return {
         method: pick(['PUT', 'PATCH', 'FOO', 'DELETE', 'POST', 'TRACE']),
         path: pick(['/stats', '/network', '/health', '/list', `/download/${good}`, '/tokens', `/tokens/${hex(16)}/renew`, `/tokens/${hex(16)}/frob`, '/%00', '/..', '/..%2f..%2f', '//', '/stats?x=%ZZ']),
@@ -156,7 +156,7 @@ describe('fuzz: malformed requests at a running daemon', () => {
     expect(clientErrors).toBeGreaterThan(REQUESTS * 0.7)
     expect((await fetch(`${d.url}/health`)).status).toBe(200)
     expect(await snapshot()).toEqual(before)
-    const verify = await (await fetch(`${d.url}/verify`, { method: "POST" })).json() as any
+    const verify = await (await fetch(`${d.url}/verify`, { method: 'POST' })).json() as any
     expect(verify.ok).toBe(true)
   }, 240_000)
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { isLoopbackHost } from '../../src/api/request-info.js'
+import { isLoopbackHost } from '../../src/api/host-check.js'
 
 describe('isLoopbackHost (the listen-address policy and the DNS-rebinding Host check)', () => {
   it('accepts loopback names, with or without a port', () => {

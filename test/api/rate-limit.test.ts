@@ -13,9 +13,10 @@ import { request } from 'node:http'
 import { join } from 'node:path'
 import { Hono } from 'hono'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { errorResponse } from '../../src/api/app.js'
-import { REASON, STATUS_BY_CODE } from '../../src/api/errors.js'
-import { classify, ipKey, RateLimiter, rateLimitKey, rateLimitMiddleware } from '../../src/api/rate-limit.js'
+import { errorResponse, REASON, STATUS_BY_CODE } from '../../src/api/errors.js'
+import { ipKey, RateLimiter, rateLimitKey, rateLimitMiddleware } from '../../src/api/middleware/rate-limit.js'
+import { resolveRoute } from '../../src/api/route.js'
+import { classify, ROUTES } from '../../src/api/routes/index.js'
 import { errorFromCode, RateLimitedError } from '../../src/errors.js'
 import type { DaemonProcess } from '../helpers/daemon.js'
 import { startDaemon } from '../helpers/daemon.js'
@@ -112,6 +113,7 @@ describe('rate-limit middleware', () => {
   /** A tiny app where a header plays the auth middleware and sets the principal. */
   function app (): Hono<any> {
     const a = new Hono<any>()
+    a.use('*', resolveRoute(ROUTES)) // the routes' declared rate classes
     a.use('*', async (c, next) => {
       const t = c.req.header('x-test-token')
       c.set('principal', t === undefined ? { kind: 'anonymous' } : { kind: 'token', id: t, name: `name-${t}`, scopes: ['read'] })

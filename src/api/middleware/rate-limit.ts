@@ -9,9 +9,10 @@
  */
 import type { Context, MiddlewareHandler } from 'hono'
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
-import { RateLimitedError } from '../errors.js'
+import { RateLimitedError } from '../../errors.js'
 import type { Principal } from './request-info.js'
-import { clientOf } from './client-address.js'
+import { clientOf } from '../client-address.js'
+import { routeOf } from '../route.js'
 
 export type RateLimitClass = 'upload' | 'download' | 'metadata'
 
@@ -101,36 +102,6 @@ export class RateLimiter {
   }
 }
 
-/**
- * The class of a request by its path, or undefined for what is never
- * limited (/health, /metrics, /openapi.json, /docs, unknown paths, OPTIONS).
- * Administration (/gc, /verify, /tokens, /audit) counts as metadata.
- * Wrong methods on a route count against the route's class.
- */
-export function classify (method: string, path: string): RateLimitClass | undefined {
-  if (method === 'OPTIONS') return undefined
-  const first = path.split('/', 2)[1] ?? ''
-  switch (first) {
-    case 'upload': return 'upload'
-    case 'download':
-    case 'view': return 'download'
-    case 'info':
-    case 'entries':
-    case 'list':
-    case 'pins':
-    case 'pin':
-    case 'unpin':
-    case 'content':
-    case 'stats':
-    case 'network':
-    case 'gc':
-    case 'verify':
-    case 'tokens':
-    case 'audit': return 'metadata'
-    default: return undefined
-  }
-}
-
 /** The first four groups of an IPv6 address (its /64), or the address itself. */
 export function ipKey (ip: string): string {
   if (!ip.includes(':')) return ip
@@ -168,8 +139,10 @@ function setHeaders (set: (name: string, value: string) => void, d: Decision, cl
 export function rateLimitMiddleware (config: RateLimitConfig, errorResponse: (err: unknown) => Response, onLimited?: (cls: RateLimitClass) => void): MiddlewareHandler<any> {
   const limiter = new RateLimiter(config.perMinute, { maxKeys: config.maxKeys, now: config.now })
   return async (c: Context<any>, next) => {
-    const cls = classify(c.req.method, c.req.path)
-    if (cls === undefined || limiter.limit(cls) <= 0) { await next(); return }
+    // the route's declared class (api/route.ts); a wrong method counts against its route's class
+    const rate = routeOf(c).rate
+    if (rate === 'none' || limiter.limit(rate) <= 0) { await next(); return }
+    const cls: RateLimitClass = rate
     // the client behind any trusted proxy: a forwarded request from an untrusted one is never local
     const client = clientOf(c)
     const ip = client.ip

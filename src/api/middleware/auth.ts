@@ -1,8 +1,10 @@
 /**
  * Who may do what over HTTP (docs/security.md):
  *
- * - Every route needs a scope (read, write or admin; admin ⊇ write ⊇ read),
- *   or none (/health, OPTIONS, the API docs). With auth on, a request
+ * - Every route declares the scope it needs (api/route.ts: read, write or
+ *   admin; admin ⊇ write ⊇ read), or none (/health, the API docs; OPTIONS
+ *   needs none anywhere). A wrong method on a known path needs read (write
+ *   when it is POST, PUT, PATCH or DELETE), admin on an admin path. With auth on, a request
  *   without a valid token gets 401, one whose token lacks the scope 403.
  *   Uploads may carry the token as the `access_token` form field instead of
  *   the Authorization header (checked before the first file part).
@@ -24,11 +26,12 @@
  *   cannot reach it under its own name.
  */
 import type { Context, MiddlewareHandler } from 'hono'
-import type { TokenInfo, Scope } from '../auth/tokens.js'
-import { grants } from '../auth/tokens.js'
-import { ForbiddenError, UnauthorizedError } from '../errors.js'
-import { clientOf } from './client-address.js'
-import { hostCheck } from './host-check.js'
+import type { TokenInfo, Scope } from '../../auth/tokens.js'
+import { grants } from '../../auth/tokens.js'
+import { ForbiddenError, UnauthorizedError } from '../../errors.js'
+import { clientOf } from '../client-address.js'
+import { hostCheck } from '../host-check.js'
+import { routeOf } from '../route.js'
 
 export type Principal =
   /** `refused`: a genuine token that was turned away (named in the audit log, grants nothing). */
@@ -63,17 +66,11 @@ export interface AuthState {
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
 
-/** The scope a request needs (undefined: none), and whether it is a public-read route. */
-export function requirement (method: string, path: string): { need?: Scope, publicRead: boolean, upload: boolean } {
-  const upload = method === 'POST' && path.startsWith('/upload/')
-  if (method === 'OPTIONS' || path === '/health' || path === '/openapi.json' || path === '/docs' || path.startsWith('/docs/')) return { publicRead: false, upload }
-  if (path === '/tokens' || path.startsWith('/tokens/') || path === '/audit' || path === '/gc' || path === '/verify') {
-    if (path === '/tokens/self' && (method === 'GET' || method === 'HEAD')) return { need: 'read', publicRead: false, upload }
-    return { need: 'admin', publicRead: false, upload }
-  }
-  if (MUTATING.has(method)) return { need: 'write', publicRead: false, upload }
-  const publicRead = (method === 'GET' || method === 'HEAD') && /^\/(download|view|info)\//.test(path)
-  return { need: 'read', publicRead, upload }
+/** The scope a request needs (undefined: none), from its route's declaration (api/route.ts). */
+export function requirement (c: Context): { need?: Scope, publicRead: boolean, upload: boolean, always: boolean } {
+  const r = routeOf(c)
+  const need: Scope | undefined = r.scope === 'none' ? undefined : r.scope === 'public' ? 'read' : r.scope === 'admin-always' ? 'admin' : r.scope
+  return { need, publicRead: r.scope === 'public', upload: r.formToken, always: r.scope === 'admin-always' }
 }
 
 function bearer (c: Context): string | undefined {
@@ -82,12 +79,6 @@ function bearer (c: Context): string | undefined {
   const m = /^Bearer\s+(\S+)\s*$/i.exec(h)
   if (m === null) throw new UnauthorizedError('malformed Authorization header: expected "Bearer <token>"')
   return m[1]
-}
-
-
-/** Token and audit routes: admin in every auth mode. */
-function adminAlways (path: string): boolean {
-  return path === '/tokens' || path.startsWith('/tokens/') || path === '/audit'
 }
 
 export function isCrossOrigin (c: Context): boolean {
@@ -151,7 +142,6 @@ export function authMiddleware (options: AuthOptions): MiddlewareHandler {
     const state: AuthState = { principal: { kind: 'anonymous' } }
     c.set('auth' as never, state as never)
     c.set('principal' as never, state.principal as never)
-    const path = c.req.path
     const method = c.req.method
     const host = c.req.header('host') ?? ''
     if (!hostAllowed(host)) {
@@ -159,7 +149,7 @@ export function authMiddleware (options: AuthOptions): MiddlewareHandler {
         ? `Host "${host.slice(0, 200)}" is not served here: this API listens on loopback only (DNS-rebinding protection); list the name in api.allowed_hosts to serve it behind a proxy`
         : `Host "${host.slice(0, 200)}" is not served here: it is not in api.allowed_hosts`, { host: host.slice(0, 200) })
     }
-    const { need, publicRead, upload } = requirement(method, path)
+    const { need, publicRead, upload, always } = requirement(c)
     state.need = need
     if (need === undefined) { await next(); return }
     const token = bearer(c)
@@ -174,7 +164,7 @@ export function authMiddleware (options: AuthOptions): MiddlewareHandler {
     if (crossOrigin && (MUTATING.has(method) || need === 'admin')) {
       if (upload) state.pendingForm = { reason: 'cross-origin' }
       else throw new ForbiddenError('cross-origin request without a token: a web page may not change this node or reach its admin routes')
-    } else if (need === 'admin' && adminAlways(path)) {
+    } else if (always) {
       throw new UnauthorizedError('the token and audit routes need an admin token in every auth mode: send "Authorization: Bearer <token>" (the local CLI uses <data-dir>/admin.token)', { required: need })
     } else if (required && !(options.publicReads && publicRead)) {
       if (upload) state.pendingForm = { reason: 'auth' }

@@ -7,30 +7,30 @@
 import type { Context, MiddlewareHandler } from 'hono'
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
 import type { HttpBindings } from '@hono/node-server'
-import type { AuditEntry } from '../auth/audit.js'
-import { isOpenHashError } from '../errors.js'
+import type { AuditEntry } from '../../auth/audit.js'
+import { isOpenHashError } from '../../errors.js'
 import { principal } from './auth.js'
-import { clientOf } from './client-address.js'
+import { clientOf } from '../client-address.js'
+import { routeOf } from '../route.js'
 
 export type AuditSink = (entry: Omit<AuditEntry, 'id' | 'time'>) => void
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
 
-/** A stable name for what a request asks. */
-export function actionOf (method: string, path: string): { action: string, target?: string } {
-  const seg = path.split('/').filter(s => s !== '')
-  const hex = (s: string | undefined): string | undefined => s !== undefined && /^[0-9a-fA-F]{16,64}$/.test(s) ? s.toLowerCase() : undefined
-  switch (seg[0]) {
-    case 'upload': return { action: `upload.${seg[1] ?? 'unknown'}` }
-    case 'pin': return { action: 'pin', target: hex(seg[1]) }
-    case 'unpin': return { action: 'unpin', target: hex(seg[1]) }
-    case 'content': return { action: 'content.delete', target: hex(seg[1]) }
-    case 'gc': return { action: 'gc' }
-    case 'verify': return { action: 'verify' }
-    case 'tokens':
-      if (seg.length === 1) return { action: 'token.create' }
-      return { action: `token.${seg[2] ?? method.toLowerCase()}`, target: hex(seg[1]) }
-    default: return { action: `${method.toLowerCase()} ${path.slice(0, 200)}` }
+const hex = (s: string | undefined): string | undefined => s !== undefined && /^[0-9a-fA-F]{16,64}$/.test(s) ? s.toLowerCase() : undefined
+
+/** The entry's action and target, as the route declares them (api/route.ts); a target in the answer is read from its JSON. */
+async function actionOf (c: Context, sent: boolean, status: number): Promise<{ action: string, target?: string }> {
+  const r = routeOf(c)
+  const { action, target } = r.audit
+  if (target === undefined) return { action }
+  if ('param' in target) return { action, target: hex(r.params[target.param]) }
+  if (status >= 400 || sent || !(c.res.headers.get('content-type') ?? '').includes('json')) return { action }
+  try {
+    const v = (await c.res.clone().json() as Record<string, unknown>)[target.response]
+    return { action, target: typeof v === 'string' ? v : undefined }
+  } catch {
+    return { action }
   }
 }
 
@@ -51,13 +51,7 @@ export function auditMiddleware (sink: AuditSink): MiddlewareHandler<{ Bindings:
           if (typeof code === 'string' && /^[A-Z_]{1,40}$/.test(code)) outcome = code
         } catch {}
       }
-      let { action, target } = actionOf(c.req.method, c.req.path)
-      if (status < 400 && !sent && action.startsWith('upload.') && (c.res.headers.get('content-type') ?? '').includes('json')) {
-        try { target = (await c.res.clone().json() as { hash?: string }).hash } catch {}
-      }
-      if (status < 400 && action === 'token.create' && !sent) {
-        try { target = (await c.res.clone().json() as { id?: string }).id } catch {}
-      }
+      const { action, target } = await actionOf(c, sent, status)
       const who = principal(c)
       const client = clientOf(c)
       sink({

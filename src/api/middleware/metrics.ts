@@ -7,10 +7,10 @@
  * The node's gauges (store, pins, peers, DHT, replication) are read from
  * `node.stats()` and `node.network()` at scrape time.
  */
-import type { Context, MiddlewareHandler } from 'hono'
+import type { MiddlewareHandler } from 'hono'
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
-import type { OpenHashNode } from '../node.js'
-import { bytesIn, requestInfo, routeOf } from './request-info.js'
+import type { OpenHashNode } from '../../node.js'
+import { bytesIn, requestInfo, routeLabel } from './request-info.js'
 
 const PREFIX = 'openhash_'
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH'])
@@ -26,15 +26,12 @@ export interface ApiMetrics {
   readonly middleware: MiddlewareHandler<any>
   /** Refusals by the rate limiter, by class. */
   readonly rateLimited: Counter<'class'>
-  /** The route pattern of the request, `unmatched` when no known route matches. */
-  route(c: Context<any>): string
   /** The exposition text, with the node's gauges refreshed first. */
   scrape(): Promise<string>
 }
 
-/** `routes`: the app's route patterns (the only values the route label takes besides `unmatched`). */
-export function createMetrics (node: OpenHashNode, routes: Iterable<string>): ApiMetrics {
-  const known = new Set(routes)
+/** The route label takes the declared route patterns (api/route.ts) and `unmatched` only. */
+export function createMetrics (node: OpenHashNode): ApiMetrics {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry, prefix: PREFIX })
 
@@ -66,8 +63,6 @@ export function createMetrics (node: OpenHashNode, routes: Iterable<string>): Ap
     replicationFactor: gauge('replication_factor', 'Copies of every pin kept in the network (replication.factor)')
   }
 
-  const route = (c: Context<any>): string => routeOf(c, known)
-
   const middleware: MiddlewareHandler<any> = async (c, next) => {
     const method = METHODS.has(c.req.method) ? c.req.method : 'OTHER'
     const incoming = c.env?.incoming
@@ -75,7 +70,7 @@ export function createMetrics (node: OpenHashNode, routes: Iterable<string>): Ap
     if (incoming === undefined || outgoing === undefined) {
       // app.request() without a Node server: status and time from the Response
       const started = process.hrtime.bigint()
-      const r = route(c)
+      const r = routeLabel(c)
       await next()
       requests.inc({ method, route: r, status: String(c.res.status) })
       duration.observe({ method, route: r }, Number(process.hrtime.bigint() - started) / 1e9)
@@ -121,5 +116,5 @@ export function createMetrics (node: OpenHashNode, routes: Iterable<string>): Ap
     return await registry.metrics()
   }
 
-  return { registry, middleware, rateLimited, route, scrape }
+  return { registry, middleware, rateLimited, scrape }
 }

@@ -11,8 +11,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Context, MiddlewareHandler } from 'hono'
-import { matchedRoutes } from 'hono/route'
-import type { ClientAddress } from './client-address.js'
+import type { ClientAddress } from '../client-address.js'
+import { routeOf } from '../route.js'
 
 /** Who made the request, as the auth middleware records it in `c.var.principal`. */
 export type Principal =
@@ -53,11 +53,11 @@ export function requestInfo (incoming: IncomingMessage, outgoing: ServerResponse
   const created: RequestInfo = { started: process.hrtime.bigint(), route: 'unmatched', bytesIn: 0, bytesOut: 0, principal: () => undefined }
   info = created
   infos.set(outgoing, created)
-  /* eslint-disable @typescript-eslint/unbound-method */
+
   const write = outgoing.write
   const end = outgoing.end
   const push = incoming.push
-  /* eslint-enable @typescript-eslint/unbound-method */
+
   outgoing.write = function (this: ServerResponse, chunk: unknown, ...rest: unknown[]) {
     created.bytesOut += byteLength(chunk, rest[0])
     return (write as (...a: unknown[]) => boolean).call(this, chunk, ...rest)
@@ -79,49 +79,22 @@ export function bytesIn (incoming: IncomingMessage, info: RequestInfo): number {
   return incoming.complete && Number.isSafeInteger(declared) && declared > info.bytesIn ? declared : info.bytesIn
 }
 
-/** The client's address for keys and logs, with IPv4-mapped IPv6 (::ffff:a.b.c.d) folded to IPv4. */
-export function clientIp (incoming: IncomingMessage | undefined): string {
-  const raw = incoming?.socket?.remoteAddress ?? ''
-  return raw.startsWith('::ffff:') && raw.includes('.') ? raw.slice(7) : raw
-}
-
-/** 127.0.0.0/8, ::1 and ::ffff:127.x. */
-export function isLoopback (ip: string): boolean {
-  const a = ip.startsWith('::ffff:') ? ip.slice(7) : ip
-  return a.startsWith('127.') || a === '::1' || a === '0:0:0:0:0:0:0:1'
+/** The route pattern of a request, as declared (never the raw path: bounded), else `unmatched`. */
+export function routeLabel (c: Context<any>): string {
+  return routeOf(c).pattern ?? 'unmatched'
 }
 
 /**
- * Whether a host name (a listen address, or a Host header with or without
- * its port) names this machine's loopback: localhost, *.localhost,
- * 127.x.x.x, ::1.
+ * Fills in the request's route and how to find its principal (set later by
+ * authentication) for the log and the metrics (after resolveRoute).
  */
-export function isLoopbackHost (host: string): boolean {
-  const m = /^\[([^\]]*)\](?::\d{1,5})?$/.exec(host)
-  // a bare IPv6 address (several colons, no brackets) has no port to strip
-  const bare = m === null && (host.match(/:/g)?.length ?? 0) > 1
-  const h = (m !== null ? m[1] : bare ? host : host.replace(/:\d{1,5}$/, '')).toLowerCase()
-  return h === 'localhost' || h.endsWith('.localhost') || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h)
-}
-
-/** The route pattern of a request among `known` ones (bounded: never the raw path), else `unmatched`. */
-export function routeOf (c: Context<any>, known: ReadonlySet<string>): string {
-  for (const r of matchedRoutes(c)) if (known.has(r.path)) return r.path
-  return 'unmatched'
-}
-
-/**
- * The first middleware: fills in the request's route and how to find its
- * principal (set later by authentication) for the log and the metrics.
- */
-export function trackRequests (routes: Iterable<string>): MiddlewareHandler<any> {
-  const known = new Set(routes)
+export function trackRequests (): MiddlewareHandler<any> {
   return async (c, next) => {
     const incoming = c.env?.incoming
     const outgoing = c.env?.outgoing
     if (incoming !== undefined && outgoing !== undefined) {
       const info = requestInfo(incoming, outgoing)
-      info.route = routeOf(c, known)
+      info.route = routeLabel(c)
       info.principal = () => (c.get as (key: string) => unknown)('principal') as Principal | undefined
     }
     await next()

@@ -1,0 +1,43 @@
+/** Metadata: GET /info/:hash, /entries/:hash and /list (paged by `after`, `limit`, `offset`). */
+import { parseHash } from '../../content/hash.js'
+import { InvalidArgumentError } from '../../errors.js'
+import type { ContentInfo } from '../../node.js'
+import type { C } from '../route.js'
+import { Routes, signalOf } from '../route.js'
+
+function infoBody (i: ContentInfo): Record<string, unknown> {
+  return { hash: i.hash, cid: i.cid, filename: i.filename, mime_type: i.mime_type, size: i.size, mod_time: i.mod_time, chunk_count: i.chunk_count, is_directory: i.is_directory, created_at: i.created_at, ref_count: i.ref_count }
+}
+
+function intParam (c: C, name: string, min: number, max: number): number | undefined {
+  const raw = c.req.query(name)
+  if (raw === undefined || raw === '') return undefined
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+    throw new InvalidArgumentError(`query parameter ${name} must be an integer from ${min} to ${max}, got "${raw}"`, { [name]: raw })
+  }
+  return Number(raw)
+}
+
+export const metadata = new Routes()
+
+metadata.route({ method: 'GET', path: '/info/:hash', scope: 'public', rate: 'metadata', audit: 'none' }, async (c) => {
+  return c.json(infoBody(await c.var.deps.node.info(parseHash(c.req.param('hash')), { signal: signalOf(c) })))
+})
+
+metadata.route({ method: 'GET', path: '/entries/:hash', scope: 'read', rate: 'metadata', audit: 'none' }, async (c) => {
+  const hash = parseHash(c.req.param('hash'))
+  return c.json({ hash, entries: await c.var.deps.node.entries(hash, { signal: signalOf(c) }) })
+})
+
+metadata.route({ method: 'GET', path: '/list', scope: 'read', rate: 'metadata', audit: 'none' }, async (c) => {
+  const limit = intParam(c, 'limit', 1, 100_000)
+  const offset = intParam(c, 'offset', 0, Number.MAX_SAFE_INTEGER) ?? 0
+  const afterRaw = c.req.query('after')
+  const after = afterRaw === undefined || afterRaw === '' ? undefined : parseHash(afterRaw)
+  const items = await c.var.deps.node.list({ after, limit: limit === undefined ? undefined : limit + offset })
+  const page = items.slice(offset)
+  if (limit !== undefined && page.length === limit) {
+    c.header('Link', `</list?after=${page[page.length - 1].hash}&limit=${limit}>; rel="next"`)
+  }
+  return c.json(page.map(infoBody))
+})
