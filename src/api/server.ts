@@ -13,7 +13,7 @@
  * and a connection may hold at most `maxPipelined` unanswered requests
  * (connections.ts).
  */
-import type { Server } from 'node:http'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createAdaptorServer } from '@hono/node-server'
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
@@ -22,6 +22,7 @@ import { createApp } from './app.js'
 import { clientIp } from './client-address.js'
 import type { RateLimitConfig } from './middleware/rate-limit.js'
 import { bytesIn, requestInfo } from './middleware/request-info.js'
+import type { RequestInfo } from './middleware/request-info.js'
 import type { LogFormat, LogLevel } from './middleware/request-log.js'
 import { formatRequest } from './middleware/request-log.js'
 import type { ApiOptions } from './app.js'
@@ -71,91 +72,142 @@ export interface RunningServer {
   close(graceMs: number): Promise<void>
 }
 
+/**
+ * The requests in flight: counted, logged when they end, aborted when their client leaves, when their body
+ * stops arriving, or at shutdown.
+ */
+class InFlight {
+  active = 0
+  private idle: (() => void) | undefined
+  /** Requests in flight, aborted on shutdown. */
+  private readonly live = new Map<AbortController, ServerResponse>()
+  private readonly connections: ConnectionRequests
+  private readonly idleMs: number
+  private readonly idleWatch: IdleWatch
+
+  constructor (private readonly options: ServerOptions, private readonly shutdown: AbortSignal) {
+    this.connections = new ConnectionRequests(options.maxPipelined ?? DEFAULT_MAX_PIPELINED)
+    this.idleMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS
+    this.idleWatch = new IdleWatch(this.idleMs)
+  }
+
+  /** Track one request: its AbortSignal's controller, or undefined when its connection holds too many already. */
+  admit (req: Request, incoming: IncomingMessage, outgoing: ServerResponse): AbortController | undefined {
+    const info = requestInfo(incoming, outgoing) // before any body byte arrives: counts bytes in and out
+    const controller = new AbortController()
+    const ip = clientIp(incoming) // now: once the client is gone, its socket no longer knows its address
+    this.active++
+    this.live.set(controller, outgoing)
+    let done = false
+    let answered = true
+    // assigned once below, but declared here because finish() (defined first) calls it
+    let untrack: (() => void) | undefined // eslint-disable-line prefer-const
+    const finish = (): void => {
+      if (done) return
+      done = true
+      this.active--
+      this.live.delete(controller)
+      untrack?.()
+      if (this.active === 0) this.idle?.()
+      this.log(req, incoming, outgoing, info, ip, answered)
+    }
+    // the client left before the answer finished: abort what the request runs, then count it done.
+    // Never answered: no header written, or written but still queued behind an earlier pipelined
+    // request (a queued response has no socket yet), so no byte of it reached the client
+    const gone = (): void => {
+      if (done) return
+      if (!outgoing.writableFinished) {
+        answered = outgoing.headersSent && outgoing.socket !== null
+        controller.abort(new AbortedError('the client closed the connection'))
+      }
+      finish()
+    }
+    outgoing.once('close', gone)
+    untrack = this.connections.add(incoming.socket, gone)
+    // too many unanswered requests on this connection (it is being closed), or it is gone already
+    if (untrack === undefined) return undefined
+    if (this.shutdown.aborted) controller.abort(this.shutdown.reason)
+    const hasBody = (incoming.headers['content-length'] !== undefined && incoming.headers['content-length'] !== '0') || incoming.headers['transfer-encoding'] !== undefined
+    if (hasBody) this.watchBody(incoming, outgoing, info, controller, () => done)
+    return controller
+  }
+
+  /** A body of which no byte arrives for idleMs: the route answers 408 (an upload rolls back), then the connection closes. */
+  private watchBody (incoming: IncomingMessage, outgoing: ServerResponse, info: RequestInfo, controller: AbortController, isDone: () => boolean): void {
+    this.idleWatch.add(incoming, () => info.bytesIn, () => {
+      const socket = incoming.socket
+      if (isDone() || outgoing.headersSent) { socket.destroy(); return }
+      // the rest of the body never comes
+      outgoing.setHeader('Connection', 'close')
+      outgoing.once('finish', () => socket.destroy())
+      setTimeout(() => socket.destroy(), IDLE_CLOSE_MS).unref()
+      controller.abort(new RequestTimeoutError(`no byte of the request body arrived for ${this.idleMs} ms`, { idle_timeout_ms: this.idleMs }))
+    })
+  }
+
+  private log (req: Request, incoming: IncomingMessage, outgoing: ServerResponse, info: RequestInfo, ip: string, answered: boolean): void {
+    const { log } = this.options
+    if (log === undefined) return
+    const line = formatRequest({
+      time: new Date(),
+      method: req.method,
+      url: incoming.url ?? '',
+      route: info.route,
+      status: outgoing.statusCode,
+      finished: outgoing.writableFinished,
+      answered: outgoing.writableFinished || answered,
+      bytesIn: bytesIn(incoming, info),
+      bytesOut: info.bytesOut,
+      durationMs: Number(process.hrtime.bigint() - info.started) / 1e6,
+      ip: info.client?.ip ?? ip,
+      principal: info.principal()
+    }, this.options.logFormat ?? 'text', this.options.logLevel ?? 'info')
+    if (line !== undefined) log(line)
+  }
+
+  /** Resolves when no request is in flight, or after `ms` (a timer that keeps the process alive: the caller awaits). */
+  async drained (ms: number): Promise<void> {
+    if (this.active === 0) return
+    let timer: NodeJS.Timeout | undefined
+    await new Promise<void>(resolve => { this.idle = resolve; timer = setTimeout(resolve, ms) })
+    clearTimeout(timer)
+  }
+
+  /** Abort every request left; an answer already under way cannot become a 503: cut it now rather than wait for a slow reader. */
+  abortAll (reason: unknown): void {
+    for (const [c, out] of [...this.live]) {
+      c.abort(reason)
+      if (out.headersSent) out.destroy()
+    }
+    this.idleWatch.stop()
+  }
+}
+
+async function listen (server: Server, options: ServerOptions): Promise<{ url: string, port: number }> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(options.port, options.host, () => { server.off('error', reject); resolve() })
+  })
+  const addr = server.address() as AddressInfo
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address
+  return { url: `http://${host}:${addr.port}`, port: addr.port }
+}
+
 export async function startServer (node: OpenHashNode, options: ServerOptions): Promise<RunningServer> {
   const shutdown = new AbortController()
   let shuttingDown = false
   const app = createApp(node, { maxUploadBytes: options.maxUploadBytes, signal: shutdown.signal, isShuttingDown: () => shuttingDown, auth: options.auth, audit: options.audit, metrics: options.metrics, rateLimit: options.rateLimit, trustedProxies: options.trustedProxies })
-  const logFormat = options.logFormat ?? 'text'
-  const logLevel = options.logLevel ?? 'info'
-  let active = 0
-  let idle: (() => void) | undefined
-
-  const live = new Map<AbortController, import('node:http').ServerResponse>() // requests in flight: aborted on shutdown
-  const connections = new ConnectionRequests(options.maxPipelined ?? DEFAULT_MAX_PIPELINED)
-  const idleMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS
-  const idleWatch = new IdleWatch(idleMs)
-
+  const requests = new InFlight(options, shutdown.signal)
   const server = createAdaptorServer({
-    fetch: (req, env) => {
-      const { incoming, outgoing } = env as { incoming: import('node:http').IncomingMessage, outgoing: import('node:http').ServerResponse }
-      const info = requestInfo(incoming, outgoing) // before any body byte arrives: counts bytes in and out
-      const controller = new AbortController()
-      const ip = clientIp(incoming) // now: once the client is gone, its socket no longer knows its address
-      active++
-      live.set(controller, outgoing)
-      let done = false
-      let answered = true
-      // assigned once below, but declared here because finish() (defined first) calls it
-      let untrack: (() => void) | undefined // eslint-disable-line prefer-const
-      const finish = (): void => {
-        if (done) return
-        done = true
-        active--
-        live.delete(controller)
-        untrack?.()
-        if (active === 0) idle?.()
-        if (options.log !== undefined) {
-          const line = formatRequest({
-            time: new Date(),
-            method: req.method,
-            url: incoming.url ?? '',
-            route: info.route,
-            status: outgoing.statusCode,
-            finished: outgoing.writableFinished,
-            answered: outgoing.writableFinished || answered,
-            bytesIn: bytesIn(incoming, info),
-            bytesOut: info.bytesOut,
-            durationMs: Number(process.hrtime.bigint() - info.started) / 1e6,
-            ip: info.client?.ip ?? ip,
-            principal: info.principal()
-          }, logFormat, logLevel)
-          if (line !== undefined) options.log(line)
-        }
-      }
-      // the client left before the answer finished: abort what the request runs, then count it done.
-      // Never answered: no header written, or written but still queued behind an earlier pipelined
-      // request (a queued response has no socket yet), so no byte of it reached the client
-      const gone = (): void => {
-        if (done) return
-        if (!outgoing.writableFinished) {
-          answered = outgoing.headersSent && outgoing.socket !== null
-          controller.abort(new AbortedError('the client closed the connection'))
-        }
-        finish()
-      }
-      outgoing.once('close', gone)
-      untrack = connections.add(incoming.socket, gone)
-      if (untrack === undefined) {
-        // too many unanswered requests on this connection (it is being closed), or it is gone already
-        return new Response(null, { status: 503, headers: { Connection: 'close' } })
-      }
-      if (shutdown.signal.aborted) controller.abort(shutdown.signal.reason)
-      const hasBody = (incoming.headers['content-length'] !== undefined && incoming.headers['content-length'] !== '0') || incoming.headers['transfer-encoding'] !== undefined
-      if (hasBody) {
-        idleWatch.add(incoming, () => info.bytesIn, () => {
-          const socket = incoming.socket
-          if (done || outgoing.headersSent) { socket.destroy(); return }
-          // the route answers 408 (an upload rolls back); then the connection closes: the rest of the body never comes
-          outgoing.setHeader('Connection', 'close')
-          outgoing.once('finish', () => socket.destroy())
-          setTimeout(() => socket.destroy(), IDLE_CLOSE_MS).unref()
-          controller.abort(new RequestTimeoutError(`no byte of the request body arrived for ${idleMs} ms`, { idle_timeout_ms: idleMs }))
-        })
-      }
+    fetch: async (req, env) => {
+      const { incoming, outgoing } = env as { incoming: IncomingMessage, outgoing: ServerResponse }
+      const controller = requests.admit(req, incoming, outgoing)
+      if (controller === undefined) return new Response(null, { status: 503, headers: { Connection: 'close' } })
       // Hono answers HEAD by running GET and wrapping its Response in a new one, which
       // loses the already-sent marker of content written straight to `outgoing`: the
       // adapter would then write headers a second time (error, connection destroyed)
-      return Promise.resolve(app.fetch(req, { incoming, outgoing, signal: controller.signal })).then(res => outgoing.headersSent ? RESPONSE_ALREADY_SENT : res)
+      const res = await app.fetch(req, { incoming, outgoing, signal: controller.signal })
+      return outgoing.headersSent ? RESPONSE_ALREADY_SENT : res
     },
     hostname: options.host
   }) as Server
@@ -165,54 +217,26 @@ export async function startServer (node: OpenHashNode, options: ServerOptions): 
   server.headersTimeout = HEADERS_TIMEOUT_MS
   server.timeout = 0
   server.keepAliveTimeout = 5000
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(options.port, options.host, () => { server.off('error', reject); resolve() })
-  })
-  const addr = server.address() as AddressInfo
-  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address
-  const url = `http://${host}:${addr.port}`
+  const { url, port } = await listen(server, options)
 
   return {
     url,
-    port: addr.port,
-    inFlight: () => active,
+    port,
+    inFlight: () => requests.active,
     async close (graceMs: number) {
       shuttingDown = true
       const closed = new Promise<void>(resolve => server.close(() => resolve()))
       server.closeIdleConnections()
-      if (active > 0) {
-        let timer: NodeJS.Timeout | undefined
-        await Promise.race([
-          new Promise<void>(resolve => { idle = resolve }),
-          new Promise<void>(resolve => { timer = setTimeout(resolve, graceMs) })
-        ])
-        clearTimeout(timer)
-      }
+      await requests.drained(graceMs)
       // past the grace period: abort what is left (uploads roll back), cut connections
       shutdown.abort(new AbortedError('the daemon is shutting down'))
-      for (const [c, out] of [...live]) {
-        c.abort(shutdown.signal.reason)
-        // an answer already under way cannot become a 503: cut it now rather than wait for a slow reader
-        if (out.headersSent) out.destroy()
-      }
-      idleWatch.stop()
-      // a short wait for the aborted requests to answer (a timer that keeps the process alive: the
-      // caller awaits this close); cutting the connections then ends every request still open
-      if (active > 0) {
-        let timer: NodeJS.Timeout | undefined
-        await new Promise<void>(resolve => { idle = resolve; timer = setTimeout(resolve, 2000) })
-        clearTimeout(timer)
-      }
+      requests.abortAll(shutdown.signal.reason)
+      // a short wait for the aborted requests to answer; cutting the connections then ends every request still open
+      await requests.drained(2000)
       server.closeAllConnections()
       await closed
       // the cut connections' requests end on their sockets' 'close' (at most a few ticks later)
-      if (active > 0) {
-        let timer: NodeJS.Timeout | undefined
-        await new Promise<void>(resolve => { idle = resolve; timer = setTimeout(resolve, 500) })
-        clearTimeout(timer)
-      }
+      await requests.drained(500)
     }
   }
 }
