@@ -93,13 +93,13 @@ async function * pieces (stream: Readable): AsyncGenerator<Buffer> {
   }
 }
 
-export async function * parseMultipart (req: IncomingMessage, options: MultipartOptions): AsyncGenerator<Part> {
+/** A busboy parser for the request, or INVALID_ARGUMENT when it is not multipart/form-data. */
+function openBusboy (req: IncomingMessage): busboy.Busboy {
   if (!isMultipart(req.headers['content-type'])) {
     throw new InvalidArgumentError('expected a multipart/form-data body', { content_type: req.headers['content-type'] ?? null })
   }
-  let bb: busboy.Busboy
   try {
-    bb = busboy({
+    return busboy({
       headers: req.headers,
       preservePath: true, // folder uploads carry relative paths in filenames
       defParamCharset: 'utf8', // curl and browsers send UTF-8 file names
@@ -110,6 +110,10 @@ export async function * parseMultipart (req: IncomingMessage, options: Multipart
   } catch (err: any) {
     throw new InvalidArgumentError(`malformed multipart request: ${String(err?.message ?? err)}`)
   }
+}
+
+export async function * parseMultipart (req: IncomingMessage, options: MultipartOptions): AsyncGenerator<Part> {
+  const bb = openBusboy(req)
 
   // events from busboy, consumed in order; `wake` resumes the consumer
   const queue: Array<{ part: Part, stream?: Readable } | { end: true } | { error: unknown }> = []

@@ -9,7 +9,7 @@
  */
 import type { MiddlewareHandler } from 'hono'
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
-import type { OpenHashNode } from '../../node.js'
+import type { NetworkInfo, NodeStats, OpenHashNode } from '../../node.js'
 import { bytesIn, requestInfo, routeLabel } from './request-info.js'
 
 const PREFIX = 'openhash_'
@@ -30,19 +30,10 @@ export interface ApiMetrics {
   scrape(): Promise<string>
 }
 
-/** The route label takes the declared route patterns (api/route.ts) and `unmatched` only. */
-export function createMetrics (node: OpenHashNode): ApiMetrics {
-  const registry = new Registry()
-  collectDefaultMetrics({ register: registry, prefix: PREFIX })
-
-  const requests = new Counter({ name: `${PREFIX}http_requests_total`, help: 'HTTP requests by method, route pattern and status', labelNames: ['method', 'route', 'status'] as const, registers: [registry] })
-  const duration = new Histogram({ name: `${PREFIX}http_request_duration_seconds`, help: 'HTTP request duration until the response is fully sent, by method and route pattern', labelNames: ['method', 'route'] as const, buckets: DURATION_BUCKETS, registers: [registry] })
-  const bytesInTotal = new Counter({ name: `${PREFIX}http_request_bytes_total`, help: 'Request body bytes received, by method and route pattern', labelNames: ['method', 'route'] as const, registers: [registry] })
-  const bytesOutTotal = new Counter({ name: `${PREFIX}http_response_bytes_total`, help: 'Response body bytes sent, by method and route pattern', labelNames: ['method', 'route'] as const, registers: [registry] })
-  const rateLimited = new Counter({ name: `${PREFIX}http_rate_limited_total`, help: 'Requests refused with 429 by the rate limiter, by class', labelNames: ['class'] as const, registers: [registry] })
-
+/** The node's gauges (store, pins, network, replication), set at scrape time. */
+function createGauges (registry: Registry) {
   const gauge = (name: string, help: string): Gauge => new Gauge({ name: `${PREFIX}${name}`, help, registers: [registry] })
-  const g = {
+  return {
     usedBytes: gauge('store_used_bytes', 'Bytes the storage quota counts (unique chunk bytes, including adds in progress)'),
     maxBytes: gauge('store_max_bytes', 'storage.max_bytes (0 = unlimited)'),
     storedBytes: gauge('store_stored_bytes', 'Bytes of unique chunks stored'),
@@ -62,6 +53,48 @@ export function createMetrics (node: OpenHashNode): ApiMetrics {
     replicaBytes: gauge('replica_bytes', 'Bytes of the replicas this node holds for peers'),
     replicationFactor: gauge('replication_factor', 'Copies of every pin kept in the network (replication.factor)')
   }
+}
+
+type Gauges = ReturnType<typeof createGauges>
+
+function setGauges (g: Gauges, stats: NodeStats, net: NetworkInfo): void {
+  const s = stats.storage
+  g.usedBytes.set(s.used_bytes)
+  g.maxBytes.set(s.max_bytes)
+  g.storedBytes.set(s.stored_bytes)
+  g.logicalBytes.set(s.logical_bytes)
+  if (s.disk_bytes !== undefined) g.diskBytes.set(s.disk_bytes)
+  g.objects.set(s.content_count)
+  g.files.set(s.file_count)
+  g.directories.set(s.directory_count)
+  g.chunks.set(s.chunk_count)
+  g.evictedObjects.set(s.evicted_objects)
+  g.evictedBytes.set(s.evicted_bytes)
+  const r = stats.replication
+  g.pins.set(r.pinned_content)
+  g.replication.set({ state: 'pending' }, r.pending_requests)
+  g.replication.set({ state: 'in_progress' }, r.in_progress)
+  g.replication.set({ state: 'replicated' }, r.replicated)
+  g.replication.set({ state: 'failed' }, r.failed)
+  g.replicasHeld.set(r.replicas_held)
+  g.replicaBytes.set(r.replica_bytes)
+  g.replicationFactor.set(r.replication_factor)
+  g.peers.set(net.connected_peers)
+  g.dht.set(net.dht.peer_count)
+}
+
+/** The route label takes the declared route patterns (api/route.ts) and `unmatched` only. */
+export function createMetrics (node: OpenHashNode): ApiMetrics {
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry, prefix: PREFIX })
+
+  const requests = new Counter({ name: `${PREFIX}http_requests_total`, help: 'HTTP requests by method, route pattern and status', labelNames: ['method', 'route', 'status'] as const, registers: [registry] })
+  const duration = new Histogram({ name: `${PREFIX}http_request_duration_seconds`, help: 'HTTP request duration until the response is fully sent, by method and route pattern', labelNames: ['method', 'route'] as const, buckets: DURATION_BUCKETS, registers: [registry] })
+  const bytesInTotal = new Counter({ name: `${PREFIX}http_request_bytes_total`, help: 'Request body bytes received, by method and route pattern', labelNames: ['method', 'route'] as const, registers: [registry] })
+  const bytesOutTotal = new Counter({ name: `${PREFIX}http_response_bytes_total`, help: 'Response body bytes sent, by method and route pattern', labelNames: ['method', 'route'] as const, registers: [registry] })
+  const rateLimited = new Counter({ name: `${PREFIX}http_rate_limited_total`, help: 'Requests refused with 429 by the rate limiter, by class', labelNames: ['class'] as const, registers: [registry] })
+
+  const g = createGauges(registry)
 
   const middleware: MiddlewareHandler<any> = async (c, next) => {
     const method = METHODS.has(c.req.method) ? c.req.method : 'OTHER'
@@ -90,29 +123,7 @@ export function createMetrics (node: OpenHashNode): ApiMetrics {
 
   async function scrape (): Promise<string> {
     const [stats, net] = await Promise.all([node.stats(), node.network()])
-    const s = stats.storage
-    g.usedBytes.set(s.used_bytes)
-    g.maxBytes.set(s.max_bytes)
-    g.storedBytes.set(s.stored_bytes)
-    g.logicalBytes.set(s.logical_bytes)
-    if (s.disk_bytes !== undefined) g.diskBytes.set(s.disk_bytes)
-    g.objects.set(s.content_count)
-    g.files.set(s.file_count)
-    g.directories.set(s.directory_count)
-    g.chunks.set(s.chunk_count)
-    g.evictedObjects.set(s.evicted_objects)
-    g.evictedBytes.set(s.evicted_bytes)
-    const r = stats.replication
-    g.pins.set(r.pinned_content)
-    g.replication.set({ state: 'pending' }, r.pending_requests)
-    g.replication.set({ state: 'in_progress' }, r.in_progress)
-    g.replication.set({ state: 'replicated' }, r.replicated)
-    g.replication.set({ state: 'failed' }, r.failed)
-    g.replicasHeld.set(r.replicas_held)
-    g.replicaBytes.set(r.replica_bytes)
-    g.replicationFactor.set(r.replication_factor)
-    g.peers.set(net.connected_peers)
-    g.dht.set(net.dht.peer_count)
+    setGauges(g, stats, net)
     return await registry.metrics()
   }
 
