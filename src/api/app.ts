@@ -11,7 +11,6 @@ import { Hono } from 'hono'
 import type { Context } from 'hono'
 import { methodNotAllowed } from 'hono/method-not-allowed'
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
-import { DIRECTORY_MIME } from '../content/mime.js'
 import { MethodNotAllowedError, RouteNotFoundError, UnauthorizedError } from '../errors.js'
 import type { OpenHashNode } from '../node.js'
 import { resolveClient } from './client-address.js'
@@ -20,7 +19,7 @@ import type { AuditSink } from './middleware/audit.js'
 import { auditMiddleware } from './middleware/audit.js'
 import type { AuthOptions } from './middleware/auth.js'
 import { authMiddleware } from './middleware/auth.js'
-import { CORS_HEADERS, corsHeaders, preflight } from './middleware/cors.js'
+import { corsHeaders, preflight } from './middleware/cors.js'
 import { createMetrics } from './middleware/metrics.js'
 import type { RateLimitConfig } from './middleware/rate-limit.js'
 import { rateLimitMiddleware } from './middleware/rate-limit.js'
@@ -100,6 +99,3 @@ export function createApp (node: OpenHashNode, options: ApiOptions): Hono<ApiEnv
   app.notFound((c) => errorResponse(new RouteNotFoundError(`no such endpoint: ${c.req.method} ${c.req.path}`, { path: c.req.path })))
   return app
 }
-
-export { CONTENT_CSP } from './routes/content.js'
-export { CORS_HEADERS, DIRECTORY_MIME, errorResponse }

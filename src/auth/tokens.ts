@@ -83,10 +83,6 @@ export function parseTokenId (id: string): string {
   return id
 }
 
-export function tokenId (token: string): string | undefined {
-  return TOKEN_RE.exec(token)?.[1]
-}
-
 function statusOf (rec: TokenRecord, now = Date.now()): TokenStatus {
   if (rec.revoked) return 'revoked'
   if (rec.expires_at !== undefined && Date.parse(rec.expires_at) <= now) return 'expired'
