@@ -35,28 +35,10 @@ export async function * prefetch (source: AsyncIterable<Uint8Array>, maxBytes: n
     wakeConsumer?.()
   }
 
-  // reuse mode: `slab` is being filled; `idle` slabs wait to be filled again
-  const size = options.reuse ?? 0
-  const idle: Buffer[] = []
-  const keepIdle = size > 0 ? Math.ceil(maxBytes / size) + 1 : 0
-  let slab: Buffer | undefined
-  let fill = 0
-  const copyIn = (piece: Uint8Array): void => {
-    for (let off = 0; off < piece.byteLength;) {
-      slab ??= idle.pop() ?? Buffer.allocUnsafeSlow(size)
-      const n = Math.min(size - fill, piece.byteLength - off)
-      slab.set(off === 0 && n === piece.byteLength ? piece : piece.subarray(off, off + n), fill)
-      fill += n
-      off += n
-      if (fill === size) {
-        enqueue(slab)
-        slab = undefined
-        fill = 0
-      }
-    }
-  }
+  // reuse mode: pieces are copied into slabs of `reuse` bytes, handed back once the consumer moves on
+  const slabs = options.reuse !== undefined && options.reuse > 0 ? new Slabs(options.reuse, maxBytes, enqueue) : undefined
 
-  const producer = (async () => {
+  void (async () => {
     try {
       while (!stopped) {
         if (queued >= maxBytes) {
@@ -65,10 +47,10 @@ export async function * prefetch (source: AsyncIterable<Uint8Array>, maxBytes: n
         }
         const r = await it.next()
         if (r.done === true) break
-        if (size > 0) copyIn(r.value)
+        if (slabs !== undefined) slabs.copyIn(r.value)
         else enqueue(r.value)
       }
-      if (slab !== undefined && fill > 0) enqueue(slab.subarray(0, fill))
+      slabs?.flush()
     } catch (err) {
       failure = { err }
     } finally {
@@ -86,7 +68,7 @@ export async function * prefetch (source: AsyncIterable<Uint8Array>, maxBytes: n
         wakeProducer = undefined
         yield piece
         // reuse mode: the consumer asked for more, so it is done with `piece`
-        if (size > 0 && idle.length < keepIdle && piece.buffer.byteLength === size) idle.push(Buffer.from(piece.buffer, 0, size))
+        slabs?.recycle(piece)
         continue
       }
       if (failure !== undefined) throw failure.err
@@ -102,5 +84,45 @@ export async function * prefetch (source: AsyncIterable<Uint8Array>, maxBytes: n
       // that may never complete (a stalled socket)
       void Promise.resolve(it.return?.()).catch(() => {})
     }
+  }
+}
+
+/** Fixed-size slabs that pieces are copied into, reused once the consumer is done with them. */
+class Slabs {
+  /** Slabs waiting to be filled again. */
+  private readonly idle: Buffer[] = []
+  private readonly keepIdle: number
+  /** The slab being filled, and how far. */
+  private slab: Buffer | undefined
+  private fill = 0
+
+  constructor (private readonly size: number, maxBytes: number, private readonly enqueue: (piece: Uint8Array) => void) {
+    this.keepIdle = Math.ceil(maxBytes / size) + 1
+  }
+
+  copyIn (piece: Uint8Array): void {
+    const { size } = this
+    for (let off = 0; off < piece.byteLength;) {
+      this.slab ??= this.idle.pop() ?? Buffer.allocUnsafeSlow(size)
+      const n = Math.min(size - this.fill, piece.byteLength - off)
+      this.slab.set(off === 0 && n === piece.byteLength ? piece : piece.subarray(off, off + n), this.fill)
+      this.fill += n
+      off += n
+      if (this.fill === size) {
+        this.enqueue(this.slab)
+        this.slab = undefined
+        this.fill = 0
+      }
+    }
+  }
+
+  /** The last, partly filled slab. */
+  flush (): void {
+    if (this.slab !== undefined && this.fill > 0) this.enqueue(this.slab.subarray(0, this.fill))
+  }
+
+  /** The consumer asked for more, so it is done with `piece`: its slab can be filled again. */
+  recycle (piece: Uint8Array): void {
+    if (this.idle.length < this.keepIdle && piece.buffer.byteLength === this.size) this.idle.push(Buffer.from(piece.buffer, 0, this.size))
   }
 }
