@@ -3,11 +3,11 @@
  * to. `LocalNode` runs in-process over a data directory; the HTTP client
  * (src/client) implements the same `OpenHashNode` against a daemon.
  */
-import type { DirEntry } from './content/directory.js'
+import type { DirEntry } from './format/directory.js'
 import { importPath } from './content/importer.js'
 import type { TreeMeta, TreePart } from './content/tree.js'
 import { importTree } from './content/tree.js'
-import { parseHash } from './content/hash.js'
+import { parseHash } from './format/hash.js'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Config } from './config.js'

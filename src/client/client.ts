@@ -9,7 +9,7 @@ import { createReadStream } from 'node:fs'
 import { relative, sep } from 'node:path'
 import type { Plan } from '../content/importer.js'
 import { fsError, planPath, totalBytes } from '../content/importer.js'
-import { parseHash } from '../content/hash.js'
+import { parseHash } from '../format/hash.js'
 import type { TreeMeta, TreePart } from '../content/tree.js'
 import {
   AbortedError, ApiUnreachableError, BadResponseError, errorFromCode, InvalidArgumentError, isOpenHashError, OpenHashError

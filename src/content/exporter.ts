@@ -12,7 +12,7 @@ import { Readable } from 'node:stream'
 import { randomBytes } from 'node:crypto'
 import type { OpenHashNode } from '../node.js'
 import type { OperationOptions } from '../store/repo.js'
-import { validateName } from './directory.js'
+import { validateName } from '../format/directory.js'
 import { InvalidArgumentError } from '../errors.js'
 
 export interface ExportResult { path: string, files: number, directories: number, bytes: number }

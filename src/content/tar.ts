@@ -16,7 +16,7 @@
  * as `node.read` yields them, then zero padding to the 512-byte block.
  */
 import type { OpenHashNode } from '../node.js'
-import { validateName } from './directory.js'
+import { validateName } from '../format/directory.js'
 import { CorruptDataError, throwIfAborted } from '../errors.js'
 
 export type TarSource = Pick<OpenHashNode, 'info' | 'entries' | 'read'>

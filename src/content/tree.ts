@@ -7,8 +7,8 @@
  * abandoned half-way leaves only unreferenced objects for the next gc.
  */
 import type { Guard, ObjectRecord, OperationOptions, Repo } from '../store/repo.js'
-import type { DirEntry } from './directory.js'
-import { validateName } from './directory.js'
+import type { DirEntry } from '../format/directory.js'
+import { validateName } from '../format/directory.js'
 import { InvalidArgumentError, throwIfAborted } from '../errors.js'
 
 export type TreePart =

@@ -14,18 +14,18 @@
  *   segment's removal and its decrements share one batch.
  * See docs/storage.md.
  */
-import { cidString } from '../content/cid.js'
+import { cidString } from '../format/cid.js'
 import { createHash, randomBytes } from 'node:crypto'
 import type { ChunkStore } from './chunk-store.js'
 import type { KvOp, KvStore } from './kv.js'
 import { Mutex } from './mutex.js'
-import { ChunkPool, chunker } from '../content/chunker.js'
-import { FileHasher, hashOwned } from '../content/hasher.js'
-import type { ChunkHasher } from '../content/hasher.js'
-import type { DirEntry } from '../content/directory.js'
-import { decodeDirectory, hashDirectory } from '../content/directory.js'
-import { sha256hex, sha256hexAsync } from '../content/hash.js'
-import { DIRECTORY_MIME, SNIFF_BYTES, detectMime } from '../content/mime.js'
+import { ChunkPool, chunker } from '../format/chunker.js'
+import { FileHasher, hashOwned } from '../format/hasher.js'
+import type { ChunkHasher } from '../format/hasher.js'
+import type { DirEntry } from '../format/directory.js'
+import { decodeDirectory, hashDirectory } from '../format/directory.js'
+import { sha256hex, sha256hexAsync } from '../format/hash.js'
+import { DIRECTORY_MIME, SNIFF_BYTES, detectMime } from '../format/mime.js'
 import {
   CorruptDataError, InsufficientStorageError, InvalidPriorityError, IsADirectoryError, NotADirectoryError,
   NotAddedError, NotFoundError, throwIfAborted
@@ -62,7 +62,7 @@ export interface ObjectRecord {
 
 export interface ContentInfo {
   hash: string
-  /** The hash as the DHT names it: CIDv1, raw, sha2-256 (content/cid.ts). */
+  /** The hash as the DHT names it: CIDv1, raw, sha2-256 (format/cid.ts). */
   cid: string
   filename: string
   mime_type: string
