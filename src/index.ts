@@ -3,7 +3,8 @@
  * implementation, configuration, typed errors, and content helpers.
  */
 export { LocalNode } from './node.js'
-export type { OpenHashNode, AddResult, PinResult, UnpinResult, RmResult, NodeStats, ReadOptions, ContentInfo, GcResult, VerifyResult, DirEntry } from './node.js'
+export type { OpenHashNode, AddResult, PinResult, UnpinResult, RmResult, NodeStats, ReadOptions, ContentInfo, GcResult, VerifyResult, DirEntry } from './interface.js'
+export { MIN_PRIORITY, MAX_PRIORITY, DEFAULT_PRIORITY, parsePriority } from './interface.js'
 export { loadConfig } from './config.js'
 export type { Config } from './config.js'
 export * from './errors.js'
@@ -15,4 +16,4 @@ export type { ClientOptions } from './client/client.js'
 export { createApp } from './api/app.js'
 export { startServer } from './api/server.js'
 export type { RunningServer, ServerOptions } from './api/server.js'
-export type { NetworkInfo, HealthInfo, TreePart, TreeMeta } from './node.js'
+export type { NetworkInfo, HealthInfo, TreePart, TreeMeta } from './interface.js'

@@ -5,7 +5,7 @@
  */
 import type { Context, Hono } from 'hono'
 import type { HttpBindings } from '@hono/node-server'
-import type { OpenHashNode } from '../node.js'
+import type { OpenHashNode } from '../interface.js'
 import { InvalidArgumentError, UnauthorizedError } from '../errors.js'
 import { authState } from './auth.js'
 

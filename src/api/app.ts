@@ -15,12 +15,11 @@ import { DIRECTORY_MIME } from '../format/mime.js'
 import { tarDirectory, tarLength } from '../content/tar.js'
 import type { TreeMeta, TreePart } from '../content/tree.js'
 import {
-  InvalidArgumentError, InvalidPriorityError, IsADirectoryError, MethodNotAllowedError, NotFoundError, PayloadTooLargeError,
+  InvalidArgumentError, IsADirectoryError, MethodNotAllowedError, NotFoundError, PayloadTooLargeError,
   RangeNotSatisfiableError, RouteNotFoundError, UnauthorizedError, UnavailableError
 } from '../errors.js'
-import type { ContentInfo, DirEntry, OpenHashNode } from '../node.js'
-import { DEFAULT_PRIORITY, MAX_PRIORITY, MIN_PRIORITY } from '../node.js'
-import { Repo } from '../store/repo.js'
+import type { ContentInfo, DirEntry, OpenHashNode } from '../interface.js'
+import { DEFAULT_PRIORITY, parsePriority } from '../interface.js'
 import { toErrorResponse } from './errors.js'
 import { contentDisposition, etagMatches, IMMUTABLE, parseRange, sendBody } from './http-content.js'
 import { renderListing } from './listing.js'
@@ -453,9 +452,8 @@ export function createApp (node: OpenHashNode, options: ApiOptions): Hono<Env> {
   app.post('/pin/:hash', async (c) => {
     const hash = parseHash(c.req.param('hash'))
     const raw = c.req.query('priority')
-    // strict: digits only (no spaces, signs, exponents); then the range check
-    if (raw !== undefined && raw !== '' && !/^\d{1,3}$/.test(raw)) throw new InvalidPriorityError(`invalid priority: ${raw} (expected an integer from ${MIN_PRIORITY} to ${MAX_PRIORITY})`, { priority: raw })
-    const priority = raw === undefined || raw === '' ? DEFAULT_PRIORITY : Repo.validatePriority(Number(raw))
+    // strict: digits only (no spaces, signs, exponents), then the range (interface.ts)
+    const priority = raw === undefined || raw === '' ? DEFAULT_PRIORITY : parsePriority(raw)
     const res = await node.pin(hash, priority)
     return c.json({ hash: res.hash, priority: res.priority, state: res.state ?? 'pinned', message: res.state === 'fetching' ? 'Pin recorded; fetching the content from peers' : 'Content pinned successfully' })
   })

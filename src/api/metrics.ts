@@ -9,7 +9,7 @@
  */
 import type { Context, MiddlewareHandler } from 'hono'
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
-import type { OpenHashNode } from '../node.js'
+import type { OpenHashNode } from '../interface.js'
 import { bytesIn, requestInfo, routeOf } from './request-info.js'
 
 const PREFIX = 'openhash_'

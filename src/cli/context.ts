@@ -5,7 +5,7 @@
 import type { Command } from 'commander'
 import { loadConfig, resolveDataDir } from '../config.js'
 import { ConfigInvalidError, isOpenHashError } from '../errors.js'
-import type { OpenHashNode } from '../node.js'
+import type { OpenHashNode } from '../interface.js'
 import { LocalNode } from '../node.js'
 import { OpenHashClient } from '../client/client.js'
 import { readLockInfo } from '../store/open.js'

@@ -17,8 +17,8 @@ import {
 import type {
   AddResult, AuditEntry, AuditQuery, ContentInfo, CreateTokenInput, DirEntry, GcResult, HealthInfo, IssuedToken, NetworkInfo, NodeStats, OpenHashNode,
   OperationOptions, PinResult, PinStatus, ReadOptions, RmResult, TokenInfo, UnpinResult, VerifyResult
-} from '../node.js'
-import { DEFAULT_PRIORITY } from '../node.js'
+} from '../interface.js'
+import { DEFAULT_PRIORITY } from '../interface.js'
 import type { FormPart } from './multipart.js'
 import { encodeMultipart, multipartLength, newBoundary } from './multipart.js'
 

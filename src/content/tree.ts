@@ -6,7 +6,8 @@
  * until the root directory is committed, so an upload that fails or is
  * abandoned half-way leaves only unreferenced objects for the next gc.
  */
-import type { Guard, ObjectRecord, OperationOptions, Repo } from '../store/repo.js'
+import type { Guard, ObjectRecord, Repo } from '../store/repo.js'
+import type { OperationOptions } from '../interface.js'
 import type { DirEntry } from '../format/directory.js'
 import { validateName } from '../format/directory.js'
 import { InvalidArgumentError, throwIfAborted } from '../errors.js'

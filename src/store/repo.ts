@@ -19,6 +19,8 @@ import { createHash, randomBytes } from 'node:crypto'
 import type { ChunkStore } from './chunk-store.js'
 import type { KvOp, KvStore } from './kv.js'
 import { Mutex } from './mutex.js'
+import type { ContentInfo, GcResult, OperationOptions, QuotaStatus, VerifyProblem, VerifyResult } from '../interface.js'
+import { DEFAULT_PRIORITY, parsePriority } from '../interface.js'
 import { ChunkPool, chunker } from '../format/chunker.js'
 import { FileHasher, hashOwned } from '../format/hasher.js'
 import type { ChunkHasher } from '../format/hasher.js'
@@ -27,7 +29,7 @@ import { decodeDirectory, hashDirectory } from '../format/directory.js'
 import { sha256hex, sha256hexAsync } from '../format/hash.js'
 import { DIRECTORY_MIME, SNIFF_BYTES, detectMime } from '../format/mime.js'
 import {
-  CorruptDataError, InsufficientStorageError, InvalidPriorityError, IsADirectoryError, NotADirectoryError,
+  CorruptDataError, InsufficientStorageError, IsADirectoryError, NotADirectoryError,
   NotAddedError, NotFoundError, throwIfAborted
 } from '../errors.js'
 
@@ -35,9 +37,6 @@ import {
 export const SEGMENT_CHUNKS = 256
 /** Chunks of one add hashed and written concurrently (bounds the extra memory to this many chunks). */
 export const PUT_WINDOW = 8
-export const MIN_PRIORITY = 1
-export const MAX_PRIORITY = 100
-export const DEFAULT_PRIORITY = 1
 /** Last-access times are written (non-synced batch) at most this often. */
 export const ACCESS_FLUSH_MS = 2000
 
@@ -60,20 +59,6 @@ export interface ObjectRecord {
   refs: number
 }
 
-export interface ContentInfo {
-  hash: string
-  /** The hash as the DHT names it: CIDv1, raw, sha2-256 (format/cid.ts). */
-  cid: string
-  filename: string
-  mime_type: string
-  size: number
-  mod_time: string
-  chunk_count: number
-  is_directory: boolean
-  created_at: string
-  ref_count: number
-}
-
 export interface PinRecord { priority: number, pinned_at: string }
 
 /**
@@ -83,15 +68,6 @@ export interface PinRecord { priority: number, pinned_at: string }
 export interface HoldRecord { owner: string, size: number, priority: number, held_at: string }
 
 export interface Counters { objects: number, files: number, directories: number, logical_bytes: number }
-
-export interface GcResult {
-  objects_removed: number
-  chunks_removed: number
-  bytes_freed: number
-  disk_bytes_reclaimed: number
-  manifests_released: number
-  duration_ms: number
-}
 
 /** storage.max_bytes and its water marks (fractions of max_bytes). */
 export interface QuotaOptions {
@@ -103,37 +79,7 @@ export interface QuotaOptions {
   lowWater: number
 }
 
-export interface QuotaStatus {
-  /** What the quota counts: unique chunk bytes stored (stored_bytes, plus chunks of adds still being written). */
-  used_bytes: number
-  /** storage.max_bytes; 0 = unlimited. */
-  max_bytes: number
-  /** Fractions of max_bytes: past gc_high_water after a write, cached content is evicted down to gc_low_water. */
-  gc_high_water: number
-  gc_low_water: number
-  /** Objects and chunk bytes evicted to make room since the store was opened. */
-  evicted_objects: number
-  evicted_bytes: number
-}
-
 export interface EvictResult { objects_removed: number, bytes_freed: number }
-
-export interface VerifyProblem { kind: 'chunk' | 'object' | 'refcount' | 'manifest', hash: string, message: string }
-
-export interface VerifyResult {
-  ok: boolean
-  chunks_checked: number
-  objects_checked: number
-  bytes_checked: number
-  problems: VerifyProblem[]
-}
-
-export interface ProgressEvent { type: string, bytes?: number, total?: number, [k: string]: unknown }
-
-export interface OperationOptions {
-  signal?: AbortSignal
-  onProgress?: (evt: ProgressEvent) => void
-}
 
 export interface ImportOptions extends OperationOptions {
   /** A local add (a GC root); false for cached copies fetched from peers. */
@@ -765,14 +711,6 @@ export class Repo {
 
   // ---------------------------------------------------------------- pins
 
-  static validatePriority (priority: unknown): number {
-    const p = typeof priority === 'string' && /^-?\d+$/.test(priority.trim()) ? Number(priority) : priority
-    if (typeof p !== 'number' || !Number.isInteger(p) || p < MIN_PRIORITY || p > MAX_PRIORITY) {
-      throw new InvalidPriorityError(`invalid priority: ${String(priority)} (expected an integer from ${MIN_PRIORITY} to ${MAX_PRIORITY})`, { priority: String(priority) })
-    }
-    return p
-  }
-
   async pin (hash: string, priority: number = DEFAULT_PRIORITY): Promise<PinRecord> {
     return await this.writePin(K.pin(hash), priority, async () => { await this.requireObject(hash) })
   }
@@ -784,7 +722,7 @@ export class Repo {
 
   /** Write a pin record (pin or wanted pin) durably; pinning again keeps the first pinned_at. */
   private async writePin (key: string, priority: number, check?: () => Promise<void>): Promise<PinRecord> {
-    const p = Repo.validatePriority(priority)
+    const p = parsePriority(priority)
     return await this.lock.run(async () => {
       await check?.()
       const prev = await this.kv.get(key)
