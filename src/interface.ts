@@ -7,7 +7,7 @@
  */
 import type { DirEntry } from './format/directory.js'
 import type { TreeMeta, TreePart } from './content/tree.js'
-import type { PinRecord } from './store/repo.js'
+import type { PinRecord } from './store/records.js'
 import type { CreateTokenInput, IssuedToken, TokenInfo } from './auth/tokens.js'
 import type { AuditEntry, AuditQuery } from './auth/audit.js'
 import type { ReplicaStatus } from './net/replicator.js'

@@ -46,8 +46,8 @@ export class LocalNode implements OpenHashNode {
 
   private constructor (private readonly store: OpenedStore, private readonly config: Config) {
     this.repo = store.repo
-    this.tokens = new TokenStore(store.repo.kv)
-    this.auditLog = new AuditLog(store.repo.kv, config.api.audit_max_entries)
+    this.tokens = new TokenStore(store.spaces.tokens)
+    this.auditLog = new AuditLog(store.spaces.audit, config.api.audit_max_entries)
   }
 
   static async open (config: Config, command = 'openhash'): Promise<LocalNode> {
@@ -72,6 +72,7 @@ export class LocalNode implements OpenHashNode {
     const { resolveReplicaBudget } = await import('./net/replica-budget.js')
     this.holder = new ReplicaHolder({
       repo: this.repo,
+      kv: this.store.spaces.replicaAttempts,
       config: this.config.replication,
       budget: resolveReplicaBudget(this.config.replication, this.config.storage.max_bytes, this.dataDir),
       maxObjectBytes: this.config.network.max_object_bytes,
@@ -81,6 +82,7 @@ export class LocalNode implements OpenHashNode {
     await network.serveReplication(this.holder)
     const replicator = this.replicator = new Replicator({
       repo: this.repo,
+      kv: this.store.spaces.replicaRequests,
       net: network.replicationNet(),
       config: this.config.replication,
       searchTimeoutMs: Math.min(this.config.network.search_timeout_ms, 5000),

@@ -14,11 +14,15 @@
  *   segment's removal and its decrements share one batch.
  * See docs/storage.md.
  */
-import { cidString } from '../format/cid.js'
 import { createHash, randomBytes } from 'node:crypto'
 import type { ChunkStore } from './chunk-store.js'
 import type { KvOp, KvStore } from './kv.js'
 import { Mutex } from './mutex.js'
+import { K, PREFIX, bump, countBy, dec, enc, holdHash, keyName, num, numValue, segmentHashes, segmentManifest, segmentValue } from './keys.js'
+import type { Counters, HoldRecord, ManifestState, ObjectRecord, PinRecord } from './records.js'
+import { readCounters, toInfo } from './records.js'
+
+export type { Counters, HoldRecord, ObjectRecord, PinRecord } from './records.js'
 import type { ContentInfo, GcResult, OperationOptions, QuotaStatus, VerifyProblem, VerifyResult } from '../interface.js'
 import { DEFAULT_PRIORITY, parsePriority } from '../interface.js'
 import { ChunkPool, chunker } from '../format/chunker.js'
@@ -39,35 +43,6 @@ export const SEGMENT_CHUNKS = 256
 export const PUT_WINDOW = 8
 /** Last-access times are written (non-synced batch) at most this often. */
 export const ACCESS_FLUSH_MS = 2000
-
-export interface ObjectRecord {
-  hash: string
-  filename: string
-  mime_type: string
-  size: number
-  mod_time: string
-  created_at: string
-  is_directory: boolean
-  chunk_count: number
-  /** Chunk size the file was split with (files only). */
-  chunk_size?: number
-  /** Manifest id (files only). */
-  manifest?: string
-  /** Number of directory entries (directories only). */
-  entry_count?: number
-  added: boolean
-  refs: number
-}
-
-export interface PinRecord { priority: number, pinned_at: string }
-
-/**
- * Content kept on someone else's behalf (a replica held for a peer): like a
- * pin, it keeps the object from gc and eviction, but it is not the user's pin.
- */
-export interface HoldRecord { owner: string, size: number, priority: number, held_at: string }
-
-export interface Counters { objects: number, files: number, directories: number, logical_bytes: number }
 
 /** storage.max_bytes and its water marks (fractions of max_bytes). */
 export interface QuotaOptions {
@@ -107,26 +82,6 @@ export interface FileMeta {
 
 /** Chunks at least this large that the store reads into memory of their own are verified on the hash worker, not through WebCrypto (which copies). */
 const OWNED_HASH_MIN = 64 * 1024
-const enc = (v: unknown): Uint8Array => Buffer.from(JSON.stringify(v))
-const dec = <T>(v: Uint8Array): T => JSON.parse(Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('utf8'))
-const num = (v: Uint8Array | undefined): number => v === undefined ? 0 : Number(Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('latin1'))
-
-const K = {
-  object: (h: string) => `o/${h}`,
-  dir: (h: string) => `d/${h}`,
-  segment: (mid: string, seq: number) => `m/${mid}/${seq.toString(16).padStart(8, '0')}`,
-  segments: (mid: string) => `m/${mid}/`,
-  manifest: (mid: string) => `ms/${mid}`,
-  chunkRef: (h: string) => `c/${h}`,
-  pin: (h: string) => `p/${h}`,
-  want: (h: string) => `pw/${h}`,
-  hold: (h: string, owner: string) => `h/${h}/${owner}`,
-  holds: (h: string) => `h/${h}/`,
-  access: (h: string) => `at/${h}`,
-  counters: 'meta/counters'
-}
-
-interface ManifestState { state: 'staging' | 'live' | 'released', object?: string, created_at: string }
 
 /**
  * Protections for work in progress: chunks written but not yet counted, and
@@ -139,8 +94,8 @@ export class Guard {
   private readonly objects: string[] = []
   constructor (private readonly repo: Repo) {}
 
-  protectChunk (h: string): void { this.chunks.set(h, (this.chunks.get(h) ?? 0) + 1); this.repo.pendingChunks.set(h, (this.repo.pendingChunks.get(h) ?? 0) + 1) }
-  protectObject (h: string): void { this.objects.push(h); this.repo.pendingObjects.set(h, (this.repo.pendingObjects.get(h) ?? 0) + 1) }
+  protectChunk (h: string): void { bump(this.chunks, h); bump(this.repo.pendingChunks, h) }
+  protectObject (h: string): void { this.objects.push(h); bump(this.repo.pendingObjects, h) }
   get chunkHashes (): readonly string[] { return [...this.chunks.keys()] }
   get objectHashes (): readonly string[] { return this.objects }
 
@@ -259,7 +214,7 @@ export class Repo {
       const pending = [...this.access]
       const present = await this.kv.getMany(pending.map(([h]) => K.object(h)))
       const ops: KvOp[] = []
-      pending.forEach(([h, at], i) => { if (present[i] !== undefined) ops.push({ type: 'put', key: K.access(h), value: Buffer.from(String(at)) }) })
+      pending.forEach(([h, at], i) => { if (present[i] !== undefined) ops.push({ type: 'put', key: K.access(h), value: numValue(at) }) })
       if (ops.length > 0) await this.kv.batch(ops)
       for (const [h, at] of pending) if (this.access.get(h) === at) this.access.delete(h)
     })
@@ -288,25 +243,10 @@ export class Repo {
     return rec
   }
 
-  static toInfo (rec: ObjectRecord): ContentInfo {
-    return {
-      hash: rec.hash,
-      cid: cidString(rec.hash),
-      filename: rec.filename,
-      mime_type: rec.mime_type,
-      size: rec.size,
-      mod_time: rec.mod_time,
-      chunk_count: rec.chunk_count,
-      is_directory: rec.is_directory,
-      created_at: rec.created_at,
-      ref_count: rec.refs + (rec.added ? 1 : 0)
-    }
-  }
-
   async info (hash: string): Promise<ContentInfo> {
     const rec = await this.requireObject(hash)
     this.touch(hash)
-    return Repo.toInfo(rec)
+    return toInfo(rec)
   }
 
   async entries (hash: string): Promise<DirEntry[]> {
@@ -320,8 +260,8 @@ export class Repo {
 
   async * list (options: { after?: string, limit?: number } = {}): AsyncGenerator<ContentInfo> {
     const after = options.after === undefined ? undefined : K.object(options.after)
-    for await (const [, v] of this.kv.iterate({ prefix: 'o/', after, limit: options.limit })) {
-      yield Repo.toInfo(dec<ObjectRecord>(v))
+    for await (const [, v] of this.kv.iterate({ prefix: PREFIX.object, after, limit: options.limit })) {
+      yield toInfo(dec<ObjectRecord>(v))
     }
   }
 
@@ -332,8 +272,7 @@ export class Repo {
     let skip = fromChunk - firstSeg * SEGMENT_CHUNKS
     const after = firstSeg === 0 ? undefined : K.segment(rec.manifest, firstSeg - 1)
     for await (const [, v] of this.kv.iterate({ prefix: K.segments(rec.manifest), after })) {
-      const buf = Buffer.from(v.buffer, v.byteOffset, v.byteLength)
-      for (let off = skip * 32; off < buf.length; off += 32) yield buf.toString('hex', off, off + 32)
+      yield * segmentHashes(v, skip)
       skip = 0
     }
   }
@@ -575,12 +514,11 @@ export class Repo {
 
   /** The segment and its chunk-count increments (read-modify-write: call under the lock). */
   private async segmentOps (mid: string, seq: number, seg: string[]): Promise<KvOp[]> {
-    const counts = new Map<string, number>()
-    for (const h of seg) counts.set(h, (counts.get(h) ?? 0) + 1)
+    const counts = countBy(seg)
     const keys = [...counts.keys()]
     const current = await this.kv.getMany(keys.map(K.chunkRef))
-    const ops: KvOp[] = keys.map((h, i) => ({ type: 'put', key: K.chunkRef(h), value: Buffer.from(String(num(current[i]) + counts.get(h)!)) }))
-    ops.push({ type: 'put', key: K.segment(mid, seq), value: Buffer.from(seg.join(''), 'hex') })
+    const ops: KvOp[] = keys.map((h, i) => ({ type: 'put', key: K.chunkRef(h), value: numValue(num(current[i]) + counts.get(h)!) }))
+    ops.push({ type: 'put', key: K.segment(mid, seq), value: segmentValue(seg) })
     return ops
   }
 
@@ -616,18 +554,13 @@ export class Repo {
       const zeroed: string[] = []
       await this.lock.run(async () => {
         for (const [key, v] of batch) {
-          const buf = Buffer.from(v.buffer, v.byteOffset, v.byteLength)
-          const counts = new Map<string, number>()
-          for (let off = 0; off < buf.length; off += 32) {
-            const h = buf.toString('hex', off, off + 32)
-            counts.set(h, (counts.get(h) ?? 0) + 1)
-          }
+          const counts = countBy(segmentHashes(v))
           const keys = [...counts.keys()]
           const current = await this.kv.getMany(keys.map(K.chunkRef))
           const ops: KvOp[] = keys.map((h, i) => {
             const n = num(current[i]) - counts.get(h)!
             if (n <= 0) zeroed.push(h)
-            return n > 0 ? { type: 'put', key: K.chunkRef(h), value: Buffer.from(String(n)) } : { type: 'del', key: K.chunkRef(h) }
+            return n > 0 ? { type: 'put', key: K.chunkRef(h), value: numValue(n) } : { type: 'del', key: K.chunkRef(h) }
           })
           ops.push({ type: 'del', key })
           await this.kv.batch(ops, { sync: true }) // see commitSegment
@@ -657,8 +590,7 @@ export class Repo {
         this.touch(hash)
         return existing
       }
-      const counts = new Map<string, number>()
-      for (const e of entries) counts.set(e.hash, (counts.get(e.hash) ?? 0) + 1)
+      const counts = countBy(entries.map(e => e.hash))
       const children = [...counts.keys()]
       const values = await this.kv.getMany(children.map(K.object))
       const ops: KvOp[] = []
@@ -705,7 +637,7 @@ export class Repo {
       }
       rec.added = false
       await this.kv.batch([{ type: 'put', key: K.object(hash), value: enc(rec) }], { sync: true })
-      return Repo.toInfo(rec)
+      return toInfo(rec)
     })
   }
 
@@ -766,7 +698,7 @@ export class Repo {
 
   async wantedPins (): Promise<Map<string, PinRecord>> {
     const out = new Map<string, PinRecord>()
-    for await (const [k, v] of this.kv.iterate({ prefix: 'pw/' })) out.set(k.slice(3), dec<PinRecord>(v))
+    for await (const [k, v] of this.kv.iterate({ prefix: PREFIX.want })) out.set(keyName(PREFIX.want, k), dec<PinRecord>(v))
     return out
   }
 
@@ -777,7 +709,7 @@ export class Repo {
 
   async pins (): Promise<Map<string, PinRecord>> {
     const out = new Map<string, PinRecord>()
-    for await (const [k, v] of this.kv.iterate({ prefix: 'p/' })) out.set(k.slice(2), dec<PinRecord>(v))
+    for await (const [k, v] of this.kv.iterate({ prefix: PREFIX.pin })) out.set(keyName(PREFIX.pin, k), dec<PinRecord>(v))
     return out
   }
 
@@ -800,8 +732,8 @@ export class Repo {
   /** Every hold, by content hash. */
   async holds (): Promise<Map<string, HoldRecord[]>> {
     const out = new Map<string, HoldRecord[]>()
-    for await (const [k, v] of this.kv.iterate({ prefix: 'h/' })) {
-      const hash = k.slice(2, 66)
+    for await (const [k, v] of this.kv.iterate({ prefix: PREFIX.hold })) {
+      const hash = holdHash(k)
       const list = out.get(hash) ?? []
       list.push(dec<HoldRecord>(v))
       out.set(hash, list)
@@ -826,8 +758,7 @@ export class Repo {
   // ---------------------------------------------------------------- stats
 
   async counters (): Promise<Counters> {
-    const v = await this.kv.get(K.counters)
-    return v === undefined ? { objects: 0, files: 0, directories: 0, logical_bytes: 0 } : dec<Counters>(v)
+    return await readCounters(this.kv)
   }
 
   // ---------------------------------------------------------------- quota and eviction
@@ -905,13 +836,13 @@ export class Repo {
    */
   async evictionCandidates (exclude?: ReadonlySet<string>): Promise<string[]> {
     const kept = new Set<string>()
-    for await (const [k] of this.kv.iterate({ prefix: 'p/' })) kept.add(k.slice(2))
-    for await (const [k] of this.kv.iterate({ prefix: 'h/' })) kept.add(k.slice(2, 66))
+    for await (const [k] of this.kv.iterate({ prefix: PREFIX.pin })) kept.add(keyName(PREFIX.pin, k))
+    for await (const [k] of this.kv.iterate({ prefix: PREFIX.hold })) kept.add(holdHash(k))
     // content fetched for a wanted pin is about to be pinned (Repo.fulfilPin): not evicted meanwhile
-    for await (const [k] of this.kv.iterate({ prefix: 'pw/' })) kept.add(k.slice(3))
+    for await (const [k] of this.kv.iterate({ prefix: PREFIX.want })) kept.add(keyName(PREFIX.want, k))
     const found: Array<{ hash: string, at: number }> = []
-    for await (const [k, v] of this.kv.iterate({ prefix: 'o/' })) {
-      const hash = k.slice(2)
+    for await (const [k, v] of this.kv.iterate({ prefix: PREFIX.object })) {
+      const hash = keyName(PREFIX.object, k)
       if (kept.has(hash) || this.pendingObjects.has(hash) || exclude?.has(hash) === true) continue
       const rec = dec<ObjectRecord>(v)
       if (rec.refs === 0 && !rec.added) found.push({ hash, at: Date.parse(rec.created_at) })
@@ -967,7 +898,7 @@ export class Repo {
     if (this.used === undefined) await this.init()
     return await this.gcMutex.run(async () => {
       const wanted = new Set<string>()
-      for await (const [k] of this.kv.iterate({ prefix: 'pw/' })) wanted.add(k.slice(3))
+      for await (const [k] of this.kv.iterate({ prefix: PREFIX.want })) wanted.add(keyName(PREFIX.want, k))
       const total: EvictResult = { objects_removed: 0, bytes_freed: 0 }
       // parents first: removing a directory leaves its children unreferenced, and they go with it
       for (const h of [...hashes].reverse()) {
@@ -1038,8 +969,8 @@ export class Repo {
       const toRelease: string[] = []
       await this.lock.run(async () => {
         const ops: KvOp[] = []
-        for await (const [k, v] of this.kv.iterate({ prefix: 'ms/' })) {
-          const mid = k.slice(3)
+        for await (const [k, v] of this.kv.iterate({ prefix: PREFIX.manifest })) {
+          const mid = keyName(PREFIX.manifest, k)
           if (this.activeManifests.has(mid)) continue
           const st = dec<ManifestState>(v)
           if (st.state === 'live') continue
@@ -1053,9 +984,9 @@ export class Repo {
 
       // 2. objects, cascading into directories' children
       let work: string[] = []
-      for await (const [k, v] of this.kv.iterate({ prefix: 'o/' })) {
+      for await (const [k, v] of this.kv.iterate({ prefix: PREFIX.object })) {
         const rec = dec<ObjectRecord>(v)
-        if (rec.refs === 0 && !rec.added) work.push(k.slice(2))
+        if (rec.refs === 0 && !rec.added) work.push(keyName(PREFIX.object, k))
       }
       while (work.length > 0) {
         throwIfAborted(options.signal)
@@ -1110,8 +1041,7 @@ export class Repo {
         const v = await this.kv.get(K.dir(hash))
         ops.push({ type: 'del', key: K.dir(hash) })
         const entries = v === undefined ? [] : decodeDirectory(v)
-        const counts = new Map<string, number>()
-        for (const e of entries) counts.set(e.hash, (counts.get(e.hash) ?? 0) + 1)
+        const counts = countBy(entries.map(e => e.hash))
         const children = [...counts.keys()]
         const values = await this.kv.getMany(children.map(K.object))
         children.forEach((h, i) => {
@@ -1181,16 +1111,12 @@ export class Repo {
     // expected chunk refcounts from every manifest segment
     const expected = new Map<string, number>()
     const manifests = new Set<string>()
-    for await (const [k, v] of this.kv.iterate({ prefix: 'm/' })) {
-      manifests.add(k.split('/')[1])
-      const buf = Buffer.from(v.buffer, v.byteOffset, v.byteLength)
-      for (let off = 0; off < buf.length; off += 32) {
-        const h = buf.toString('hex', off, off + 32)
-        expected.set(h, (expected.get(h) ?? 0) + 1)
-      }
+    for await (const [k, v] of this.kv.iterate({ prefix: PREFIX.segment })) {
+      manifests.add(segmentManifest(k))
+      for (const h of segmentHashes(v)) bump(expected, h)
     }
-    for await (const [k, v] of this.kv.iterate({ prefix: 'c/' })) {
-      const h = k.slice(2)
+    for await (const [k, v] of this.kv.iterate({ prefix: PREFIX.chunkRef })) {
+      const h = keyName(PREFIX.chunkRef, k)
       const n = num(v)
       if (expected.get(h) !== n) problems.push({ kind: 'refcount', hash: h, message: `chunk refcount is ${n}, manifests hold ${expected.get(h) ?? 0}` })
       expected.delete(h)
@@ -1203,14 +1129,14 @@ export class Repo {
     // objects: content hashes and directory references
     const expectedRefs = new Map<string, number>()
     const objects = new Map<string, number>()
-    for await (const [, v] of this.kv.iterate({ prefix: 'o/' })) {
+    for await (const [, v] of this.kv.iterate({ prefix: PREFIX.object })) {
       throwIfAborted(options.signal)
       const rec = dec<ObjectRecord>(v)
       objectsChecked++
       objects.set(rec.hash, rec.refs)
       try {
         if (rec.is_directory) {
-          for (const e of await this.entries(rec.hash)) expectedRefs.set(e.hash, (expectedRefs.get(e.hash) ?? 0) + 1)
+          for (const e of await this.entries(rec.hash)) bump(expectedRefs, e.hash)
           const dv = await this.kv.get(K.dir(rec.hash))
           if (dv === undefined || sha256hex(dv) !== rec.hash) problems.push({ kind: 'object', hash: rec.hash, message: 'directory encoding does not match its hash' })
         } else {
