@@ -14,23 +14,24 @@
  *   segment's removal and its decrements share one batch.
  * See docs/storage.md.
  */
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import type { ChunkStore } from './chunk-store.js'
 import type { KvOp, KvStore } from './kv.js'
 import { Mutex } from './mutex.js'
-import { K, PREFIX, bump, countBy, dec, enc, holdHash, keyName, num, numValue, segmentHashes, segmentManifest, segmentValue } from './keys.js'
+import { K, PREFIX, bump, countBy, dec, enc, holdHash, keyName, num, numValue, segmentHashes, segmentValue } from './keys.js'
 import type { Counters, HoldRecord, ManifestState, ObjectRecord, PinRecord } from './records.js'
 import { readCounters, toInfo } from './records.js'
+import { verify } from './verify.js'
 
 export type { Counters, HoldRecord, ObjectRecord, PinRecord } from './records.js'
-import type { ContentInfo, GcResult, OperationOptions, QuotaStatus, VerifyProblem, VerifyResult } from '../interface.js'
+import type { ContentInfo, GcResult, OperationOptions, QuotaStatus, VerifyResult } from '../interface.js'
 import { DEFAULT_PRIORITY, parsePriority } from '../interface.js'
 import { ChunkPool, chunker } from '../format/chunker.js'
 import { FileHasher, hashOwned } from '../format/hasher.js'
 import type { ChunkHasher } from '../format/hasher.js'
 import type { DirEntry } from '../format/directory.js'
 import { decodeDirectory, hashDirectory } from '../format/directory.js'
-import { sha256hex, sha256hexAsync } from '../format/hash.js'
+import { sha256hexAsync } from '../format/hash.js'
 import { DIRECTORY_MIME, SNIFF_BYTES, detectMime } from '../format/mime.js'
 import {
   CorruptDataError, InsufficientStorageError, IsADirectoryError, NotADirectoryError,
@@ -879,16 +880,6 @@ export class Repo {
   }
 
   /**
-   * Evict cached content, least recently used first, until the stored bytes
-   * are at most `targetBytes` (or nothing evictable is left). One eviction
-   * or gc at a time. `exclude` names objects to leave alone.
-   */
-  async evict (targetBytes: number, options: OperationOptions & { exclude?: ReadonlySet<string> } = {}): Promise<EvictResult> {
-    if (this.used === undefined) await this.init()
-    return await this.gcMutex.run(async () => await this.evictDown(targetBytes, options))
-  }
-
-  /**
    * Remove those of `hashes` that are only cache (what eviction may remove:
    * not added, pinned, held, wanted, referenced by a directory or protected
    * by work in progress), with what they alone hold. For a fetch that failed:
@@ -1084,88 +1075,10 @@ export class Repo {
   // ---------------------------------------------------------------- verify
 
   /**
-   * Re-hash every chunk and every object, and recompute every reference count.
-   * Reports problems; changes nothing.
+   * Re-hash every chunk and every object, and recompute every reference
+   * count (store/verify.ts). Reports problems; changes nothing.
    */
   async verify (options: OperationOptions = {}): Promise<VerifyResult> {
-    const problems: VerifyProblem[] = []
-    let chunksChecked = 0
-    let objectsChecked = 0
-    let bytesChecked = 0
-    const present = new Set<string>()
-
-    for await (const { hash, size } of this.chunks.entries()) {
-      throwIfAborted(options.signal)
-      chunksChecked++
-      present.add(hash)
-      try {
-        const bytes = await this.chunks.get(hash)
-        bytesChecked += bytes.byteLength
-        if (bytes.byteLength !== size || sha256hex(bytes) !== hash) problems.push({ kind: 'chunk', hash, message: 'chunk bytes do not match their hash' })
-      } catch (err: any) {
-        problems.push({ kind: 'chunk', hash, message: `chunk unreadable: ${err?.message ?? String(err)}` })
-      }
-      if (chunksChecked % 64 === 0) options.onProgress?.({ type: 'verify:chunks', count: chunksChecked, bytes: bytesChecked })
-    }
-
-    // expected chunk refcounts from every manifest segment
-    const expected = new Map<string, number>()
-    const manifests = new Set<string>()
-    for await (const [k, v] of this.kv.iterate({ prefix: PREFIX.segment })) {
-      manifests.add(segmentManifest(k))
-      for (const h of segmentHashes(v)) bump(expected, h)
-    }
-    for await (const [k, v] of this.kv.iterate({ prefix: PREFIX.chunkRef })) {
-      const h = keyName(PREFIX.chunkRef, k)
-      const n = num(v)
-      if (expected.get(h) !== n) problems.push({ kind: 'refcount', hash: h, message: `chunk refcount is ${n}, manifests hold ${expected.get(h) ?? 0}` })
-      expected.delete(h)
-    }
-    for (const [h, n] of expected) problems.push({ kind: 'refcount', hash: h, message: `chunk refcount missing, manifests hold ${n}` })
-    for (const mid of manifests) {
-      if (await this.kv.get(K.manifest(mid)) === undefined) problems.push({ kind: 'manifest', hash: mid, message: 'manifest segments without a manifest record' })
-    }
-
-    // objects: content hashes and directory references
-    const expectedRefs = new Map<string, number>()
-    const objects = new Map<string, number>()
-    for await (const [, v] of this.kv.iterate({ prefix: PREFIX.object })) {
-      throwIfAborted(options.signal)
-      const rec = dec<ObjectRecord>(v)
-      objectsChecked++
-      objects.set(rec.hash, rec.refs)
-      try {
-        if (rec.is_directory) {
-          for (const e of await this.entries(rec.hash)) bump(expectedRefs, e.hash)
-          const dv = await this.kv.get(K.dir(rec.hash))
-          if (dv === undefined || sha256hex(dv) !== rec.hash) problems.push({ kind: 'object', hash: rec.hash, message: 'directory encoding does not match its hash' })
-        } else {
-          const h = createHash('sha256')
-          let size = 0
-          let n = 0
-          for await (const ch of this.manifestChunks(rec)) {
-            n++
-            if (!present.has(ch)) { problems.push({ kind: 'object', hash: rec.hash, message: `missing chunk ${ch}` }); continue }
-            const bytes = await this.chunks.get(ch)
-            h.update(bytes)
-            size += bytes.byteLength
-          }
-          if (n !== rec.chunk_count) problems.push({ kind: 'object', hash: rec.hash, message: `manifest has ${n} chunks, record says ${rec.chunk_count}` })
-          else if (size !== rec.size || h.digest('hex') !== rec.hash) problems.push({ kind: 'object', hash: rec.hash, message: 'content does not match its hash' })
-          const ms = rec.manifest === undefined ? undefined : await this.kv.get(K.manifest(rec.manifest))
-          if (ms === undefined || dec<ManifestState>(ms).state !== 'live') problems.push({ kind: 'manifest', hash: rec.hash, message: 'object has no live manifest' })
-        }
-      } catch (err: any) {
-        problems.push({ kind: 'object', hash: rec.hash, message: err?.message ?? String(err) })
-      }
-      options.onProgress?.({ type: 'verify:objects', count: objectsChecked })
-    }
-    for (const [h, refs] of objects) {
-      if ((expectedRefs.get(h) ?? 0) !== refs) problems.push({ kind: 'refcount', hash: h, message: `object refs is ${refs}, directories hold ${expectedRefs.get(h) ?? 0}` })
-      expectedRefs.delete(h)
-    }
-    for (const h of expectedRefs.keys()) problems.push({ kind: 'object', hash: h, message: 'directory entry points to a missing object' })
-
-    return { ok: problems.length === 0, chunks_checked: chunksChecked, objects_checked: objectsChecked, bytes_checked: bytesChecked, problems }
+    return await verify({ kv: this.kv, chunks: this.chunks }, options)
   }
 }
