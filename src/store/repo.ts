@@ -18,14 +18,19 @@ import { randomBytes } from 'node:crypto'
 import type { ChunkStore } from './chunk-store.js'
 import type { KvOp, KvStore } from './kv.js'
 import { Mutex } from './mutex.js'
-import { K, PREFIX, bump, countBy, dec, enc, holdHash, keyName, num, numValue, segmentHashes, segmentValue } from './keys.js'
+import { K, PREFIX, bump, countBy, dec, enc, keyName, num, numValue, segmentHashes, segmentValue } from './keys.js'
 import type { Counters, HoldRecord, ManifestState, ObjectRecord, PinRecord } from './records.js'
 import { readCounters, toInfo } from './records.js'
 import { verify } from './verify.js'
+import { Pins } from './pins.js'
+import { AccessClock } from './access.js'
+import { Guard, Protections } from './guard.js'
+
+export { Guard } from './guard.js'
 
 export type { Counters, HoldRecord, ObjectRecord, PinRecord } from './records.js'
 import type { ContentInfo, GcResult, OperationOptions, QuotaStatus, VerifyResult } from '../interface.js'
-import { DEFAULT_PRIORITY, parsePriority } from '../interface.js'
+import { DEFAULT_PRIORITY } from '../interface.js'
 import { ChunkPool, chunker } from '../format/chunker.js'
 import { FileHasher, hashOwned } from '../format/hasher.js'
 import type { ChunkHasher } from '../format/hasher.js'
@@ -42,8 +47,7 @@ import {
 export const SEGMENT_CHUNKS = 256
 /** Chunks of one add hashed and written concurrently (bounds the extra memory to this many chunks). */
 export const PUT_WINDOW = 8
-/** Last-access times are written (non-synced batch) at most this often. */
-export const ACCESS_FLUSH_MS = 2000
+export { ACCESS_FLUSH_MS } from './access.js'
 
 /** storage.max_bytes and its water marks (fractions of max_bytes). */
 export interface QuotaOptions {
@@ -84,45 +88,6 @@ export interface FileMeta {
 /** Chunks at least this large that the store reads into memory of their own are verified on the hash worker, not through WebCrypto (which copies). */
 const OWNED_HASH_MIN = 64 * 1024
 
-/**
- * Protections for work in progress: chunks written but not yet counted, and
- * objects created inside a directory import that the directory does not yet
- * reference. GC skips protected hashes.
- */
-export class Guard {
-  /** This guard's own protections, hash -> times taken (the repo's maps count all guards). */
-  private readonly chunks = new Map<string, number>()
-  private readonly objects: string[] = []
-  constructor (private readonly repo: Repo) {}
-
-  protectChunk (h: string): void { bump(this.chunks, h); bump(this.repo.pendingChunks, h) }
-  protectObject (h: string): void { this.objects.push(h); bump(this.repo.pendingObjects, h) }
-  get chunkHashes (): readonly string[] { return [...this.chunks.keys()] }
-  get objectHashes (): readonly string[] { return this.objects }
-
-  /** Drop protections taken earlier by this guard (each once: release() will not drop them again). */
-  releaseChunks (hashes: readonly string[]): void {
-    for (const h of hashes) {
-      if (!this.chunks.has(h)) continue
-      dropPending(this.chunks, h)
-      dropPending(this.repo.pendingChunks, h)
-    }
-  }
-
-  release (): void {
-    for (const [h, n] of this.chunks) for (let i = 0; i < n; i++) dropPending(this.repo.pendingChunks, h)
-    for (const h of this.objects) dropPending(this.repo.pendingObjects, h)
-    this.chunks.clear()
-    this.objects.length = 0
-  }
-}
-
-function dropPending (map: Map<string, number>, h: string): void {
-  const n = (map.get(h) ?? 0) - 1
-  if (n <= 0) map.delete(h)
-  else map.set(h, n)
-}
-
 export interface RepoInit {
   kv: KvStore
   chunks: ChunkStore
@@ -146,26 +111,25 @@ export class Repo {
   /** Serialises every read-modify-write of metadata, and GC's check-then-delete. */
   private readonly lock = new Mutex()
   private readonly gcMutex = new Mutex()
-  readonly pendingChunks = new Map<string, number>()
-  readonly pendingObjects = new Map<string, number>()
-  private readonly activeManifests = new Set<string>()
+  private readonly protections = new Protections()
   private readonly quota: QuotaOptions
   /** Unique chunk bytes stored, staged ones included: chunks.stats().bytes at open, then kept up to date by puts and sweeps. */
   private used?: number
   private usedLoading?: Promise<void>
   /** Bytes of new chunks admitted under the quota whose put has not finished. */
   private reserved = 0
-  /** Last accesses not yet written to `at/<hash>` (hash -> ms); newer than what is stored. */
-  private readonly access = new Map<string, number>()
-  private accessClock = 0
-  private accessTimer?: NodeJS.Timeout
+  private readonly access: AccessClock
   /** The background eviction past the high-water mark, while it runs. */
   private background?: Promise<void>
   private readonly closing = new AbortController()
   private evicted = { objects: 0, bytes: 0 }
 
+  private readonly pinsPart: Pins
+
   constructor (init: RepoInit) {
     this.kv = init.kv
+    this.access = new AccessClock(init.kv, this.lock)
+    this.pinsPart = new Pins({ kv: init.kv, lock: this.lock, requireObject: async (h) => await this.requireObject(h) })
     this.chunks = init.chunks
     this.chunkSize = init.chunkSize
     this.verifyOnRead = init.verifyOnRead ?? true
@@ -173,7 +137,7 @@ export class Repo {
     this.quota = init.quota ?? { maxBytes: 0, highWater: 1, lowWater: 1 }
   }
 
-  guard (): Guard { return new Guard(this) }
+  guard (): Guard { return new Guard(this.protections) }
 
   /** Load the stored byte count the quota starts from (before the first write). */
   async init (): Promise<void> {
@@ -188,47 +152,23 @@ export class Repo {
    */
   async close (): Promise<void> {
     this.closing.abort()
-    if (this.accessTimer !== undefined) { clearTimeout(this.accessTimer); this.accessTimer = undefined }
+    this.access.stop()
     await this.background?.catch(() => {})
     await this.flushAccess().catch(() => {})
   }
 
-  // ---------------------------------------------------------------- access order
+  // ---------------------------------------------------------------- access order (store/access.ts)
 
   /** Record a use of `hash` (eviction order: least recently used first). */
-  touch (hash: string): void {
-    this.accessClock = Math.max(Date.now(), this.accessClock + 1)
-    this.access.set(hash, this.accessClock)
-    if (this.accessTimer === undefined && !this.closing.signal.aborted) {
-      this.accessTimer = setTimeout(() => {
-        this.accessTimer = undefined
-        this.flushAccess().catch(() => {})
-      }, ACCESS_FLUSH_MS)
-      this.accessTimer.unref()
-    }
-  }
+  touch (hash: string): void { this.access.touch(hash) }
 
   /** Write pending last-access times (one non-synced batch; only for objects that still exist). */
-  async flushAccess (): Promise<void> {
-    if (this.access.size === 0) return
-    await this.lock.run(async () => {
-      const pending = [...this.access]
-      const present = await this.kv.getMany(pending.map(([h]) => K.object(h)))
-      const ops: KvOp[] = []
-      pending.forEach(([h, at], i) => { if (present[i] !== undefined) ops.push({ type: 'put', key: K.access(h), value: numValue(at) }) })
-      if (ops.length > 0) await this.kv.batch(ops)
-      for (const [h, at] of pending) if (this.access.get(h) === at) this.access.delete(h)
-    })
-  }
+  async flushAccess (): Promise<void> { await this.access.flush() }
 
   /** When `hash` was last used (ms): pending, else stored, else its creation; undefined if there is no such object. */
   async lastAccess (hash: string): Promise<number | undefined> {
     const rec = await this.getObject(hash)
-    if (rec === undefined) return undefined
-    const pending = this.access.get(hash)
-    if (pending !== undefined) return pending
-    const v = await this.kv.get(K.access(hash))
-    return v === undefined ? Date.parse(rec.created_at) : num(v)
+    return rec === undefined ? undefined : await this.access.last(hash, rec.created_at)
   }
 
   // ---------------------------------------------------------------- reading
@@ -359,7 +299,7 @@ export class Repo {
     const guard = options.guard ?? this.guard()
     const quota: AddQuota = { rescanned: false }
     const mid = randomBytes(16).toString('hex')
-    this.activeManifests.add(mid)
+    this.protections.manifests.add(mid)
     // chunk and whole-file SHA-256 on a worker thread, over pooled chunk buffers
     const chunkSize = options.prehashed?.chunkSize ?? this.chunkSize
     const hasher = options.prehashed?.hasher ?? new FileHasher()
@@ -496,7 +436,7 @@ export class Repo {
       if (!committed) await this.abandon(mid, guard)
       throw err
     } finally {
-      this.activeManifests.delete(mid)
+      this.protections.manifests.delete(mid)
       if (options.guard === undefined) guard.release()
     }
   }
@@ -642,119 +582,30 @@ export class Repo {
     })
   }
 
-  // ---------------------------------------------------------------- pins
+  // ---------------------------------------------------------------- pins and holds (store/pins.ts)
 
-  async pin (hash: string, priority: number = DEFAULT_PRIORITY): Promise<PinRecord> {
-    return await this.writePin(K.pin(hash), priority, async () => { await this.requireObject(hash) })
-  }
-
+  async pin (hash: string, priority: number = DEFAULT_PRIORITY): Promise<PinRecord> { return await this.pinsPart.pin(hash, priority) }
   /** Returns whether it was pinned. */
-  async unpin (hash: string): Promise<boolean> {
-    return await this.deletePin(K.pin(hash))
-  }
-
-  /** Write a pin record (pin or wanted pin) durably; pinning again keeps the first pinned_at. */
-  private async writePin (key: string, priority: number, check?: () => Promise<void>): Promise<PinRecord> {
-    const p = parsePriority(priority)
-    return await this.lock.run(async () => {
-      await check?.()
-      const prev = await this.kv.get(key)
-      const rec: PinRecord = { priority: p, pinned_at: prev === undefined ? new Date().toISOString() : dec<PinRecord>(prev).pinned_at }
-      await this.kv.batch([{ type: 'put', key, value: enc(rec) }], { sync: true })
-      return rec
-    })
-  }
-
-  private async deletePin (key: string): Promise<boolean> {
-    return await this.lock.run(async () => {
-      if (await this.kv.get(key) === undefined) return false
-      await this.kv.batch([{ type: 'del', key }], { sync: true })
-      return true
-    })
-  }
-
-  /**
-   * Pins asked for content that is not here yet: kept durably until the
-   * content arrives (then pinned) or the pin is withdrawn.
-   */
-  async wantPin (hash: string, priority: number): Promise<PinRecord> {
-    return await this.writePin(K.want(hash), priority)
-  }
-
+  async unpin (hash: string): Promise<boolean> { return await this.pinsPart.unpin(hash) }
+  /** A pin asked for content that is not here yet (kept until it arrives or is withdrawn). */
+  async wantPin (hash: string, priority: number): Promise<PinRecord> { return await this.pinsPart.wantPin(hash, priority) }
   /** Withdraw a wanted pin; returns whether there was one. */
-  async unwantPin (hash: string): Promise<boolean> {
-    return await this.deletePin(K.want(hash))
-  }
-
+  async unwantPin (hash: string): Promise<boolean> { return await this.pinsPart.unwantPin(hash) }
   /** The content arrived: turn the wanted pin into a pin, in one batch. */
-  async fulfilPin (hash: string): Promise<PinRecord | undefined> {
-    return await this.lock.run(async () => {
-      const want = await this.kv.get(K.want(hash))
-      if (want === undefined) return undefined
-      await this.requireObject(hash)
-      await this.kv.batch([{ type: 'put', key: K.pin(hash), value: want }, { type: 'del', key: K.want(hash) }], { sync: true })
-      return dec<PinRecord>(want)
-    })
-  }
-
-  async wantedPins (): Promise<Map<string, PinRecord>> {
-    const out = new Map<string, PinRecord>()
-    for await (const [k, v] of this.kv.iterate({ prefix: PREFIX.want })) out.set(keyName(PREFIX.want, k), dec<PinRecord>(v))
-    return out
-  }
-
-  async getPin (hash: string): Promise<PinRecord | undefined> {
-    const v = await this.kv.get(K.pin(hash))
-    return v === undefined ? undefined : dec<PinRecord>(v)
-  }
-
-  async pins (): Promise<Map<string, PinRecord>> {
-    const out = new Map<string, PinRecord>()
-    for await (const [k, v] of this.kv.iterate({ prefix: PREFIX.pin })) out.set(keyName(PREFIX.pin, k), dec<PinRecord>(v))
-    return out
-  }
-
-  // ---------------------------------------------------------------- holds
-
+  async fulfilPin (hash: string): Promise<PinRecord | undefined> { return await this.pinsPart.fulfilPin(hash) }
+  async wantedPins (): Promise<Map<string, PinRecord>> { return await this.pinsPart.wantedPins() }
+  async getPin (hash: string): Promise<PinRecord | undefined> { return await this.pinsPart.getPin(hash) }
+  async pins (): Promise<Map<string, PinRecord>> { return await this.pinsPart.pins() }
   /** Keep `hash` on behalf of `owner` (durable; the content may arrive later). */
-  async hold (hash: string, owner: string, info: { size: number, priority: number }): Promise<HoldRecord> {
-    const rec: HoldRecord = { owner, size: info.size, priority: info.priority, held_at: new Date().toISOString() }
-    await this.lock.run(async () => {
-      await this.kv.batch([{ type: 'put', key: K.hold(hash, owner), value: enc(rec) }], { sync: true })
-    })
-    return rec
-  }
-
+  async hold (hash: string, owner: string, info: { size: number, priority: number }): Promise<HoldRecord> { return await this.pinsPart.hold(hash, owner, info) }
   /** Stop keeping `hash` for `owner`; returns whether there was such a hold. */
-  async unhold (hash: string, owner: string): Promise<boolean> {
-    return await this.deletePin(K.hold(hash, owner))
-  }
-
+  async unhold (hash: string, owner: string): Promise<boolean> { return await this.pinsPart.unhold(hash, owner) }
   /** Every hold, by content hash. */
-  async holds (): Promise<Map<string, HoldRecord[]>> {
-    const out = new Map<string, HoldRecord[]>()
-    for await (const [k, v] of this.kv.iterate({ prefix: PREFIX.hold })) {
-      const hash = holdHash(k)
-      const list = out.get(hash) ?? []
-      list.push(dec<HoldRecord>(v))
-      out.set(hash, list)
-    }
-    return out
-  }
-
-  /** The holds of one hash (a prefix read, not a scan of every hold). */
-  async holdsOf (hash: string): Promise<HoldRecord[]> {
-    const out: HoldRecord[] = []
-    for await (const [, v] of this.kv.iterate({ prefix: K.holds(hash) })) out.push(dec<HoldRecord>(v))
-    return out
-  }
-
+  async holds (): Promise<Map<string, HoldRecord[]>> { return await this.pinsPart.holds() }
+  /** The holds of one hash. */
+  async holdsOf (hash: string): Promise<HoldRecord[]> { return await this.pinsPart.holdsOf(hash) }
   /** Whether something keeps `hash` from collection: a pin or a hold. */
-  async isKept (hash: string): Promise<boolean> {
-    if (await this.kv.get(K.pin(hash)) !== undefined) return true
-    for await (const _ of this.kv.iterate({ prefix: K.holds(hash), limit: 1 })) return true
-    return false
-  }
+  async isKept (hash: string): Promise<boolean> { return await this.pinsPart.isKept(hash) }
 
   // ---------------------------------------------------------------- stats
 
@@ -836,22 +687,18 @@ export class Repo {
    * a wanted pin.
    */
   async evictionCandidates (exclude?: ReadonlySet<string>): Promise<string[]> {
-    const kept = new Set<string>()
-    for await (const [k] of this.kv.iterate({ prefix: PREFIX.pin })) kept.add(keyName(PREFIX.pin, k))
-    for await (const [k] of this.kv.iterate({ prefix: PREFIX.hold })) kept.add(holdHash(k))
-    // content fetched for a wanted pin is about to be pinned (Repo.fulfilPin): not evicted meanwhile
-    for await (const [k] of this.kv.iterate({ prefix: PREFIX.want })) kept.add(keyName(PREFIX.want, k))
+    const kept = await this.pinsPart.keptForEviction()
     const found: Array<{ hash: string, at: number }> = []
     for await (const [k, v] of this.kv.iterate({ prefix: PREFIX.object })) {
       const hash = keyName(PREFIX.object, k)
-      if (kept.has(hash) || this.pendingObjects.has(hash) || exclude?.has(hash) === true) continue
+      if (kept.has(hash) || this.protections.objects.has(hash) || exclude?.has(hash) === true) continue
       const rec = dec<ObjectRecord>(v)
       if (rec.refs === 0 && !rec.added) found.push({ hash, at: Date.parse(rec.created_at) })
     }
     if (found.length === 0) return []
     const stored = await this.kv.getMany(found.map(c => K.access(c.hash)))
     found.forEach((c, i) => {
-      const at = this.access.get(c.hash) ?? (stored[i] === undefined ? undefined : num(stored[i]))
+      const at = this.access.unwritten(c.hash) ?? (stored[i] === undefined ? undefined : num(stored[i]))
       if (at !== undefined && Number.isFinite(at)) c.at = at
     })
     found.sort((a, b) => a.at - b.at || (a.hash < b.hash ? -1 : a.hash > b.hash ? 1 : 0))
@@ -888,8 +735,7 @@ export class Repo {
   async dropCached (hashes: readonly string[]): Promise<EvictResult> {
     if (this.used === undefined) await this.init()
     return await this.gcMutex.run(async () => {
-      const wanted = new Set<string>()
-      for await (const [k] of this.kv.iterate({ prefix: PREFIX.want })) wanted.add(keyName(PREFIX.want, k))
+      const wanted = await this.pinsPart.wanted()
       const total: EvictResult = { objects_removed: 0, bytes_freed: 0 }
       // parents first: removing a directory leaves its children unreferenced, and they go with it
       for (const h of [...hashes].reverse()) {
@@ -962,7 +808,7 @@ export class Repo {
         const ops: KvOp[] = []
         for await (const [k, v] of this.kv.iterate({ prefix: PREFIX.manifest })) {
           const mid = keyName(PREFIX.manifest, k)
-          if (this.activeManifests.has(mid)) continue
+          if (this.protections.manifests.has(mid)) continue
           const st = dec<ManifestState>(v)
           if (st.state === 'live') continue
           if (st.state === 'staging') ops.push({ type: 'put', key: k, value: enc({ ...st, state: 'released' }) })
@@ -1020,10 +866,10 @@ export class Repo {
   private async collectObject (hash: string): Promise<{ manifest?: string, orphans: string[] } | undefined> {
     return await this.lock.run(async () => {
       const rec = await this.getObject(hash)
-      if (rec === undefined || rec.refs > 0 || rec.added || this.pendingObjects.has(hash)) return undefined
+      if (rec === undefined || rec.refs > 0 || rec.added || this.protections.objects.has(hash)) return undefined
       if (await this.isKept(hash)) return undefined
       const ops: KvOp[] = [{ type: 'del', key: K.object(hash) }, { type: 'del', key: K.access(hash) }]
-      this.access.delete(hash)
+      this.access.forget(hash)
       const orphans: string[] = []
       const counters = await this.counters()
       counters.objects--
@@ -1062,7 +908,7 @@ export class Repo {
     return await this.lock.run(async () => {
       const unique = [...new Set(hashes)]
       const refs = await this.kv.getMany(unique.map(K.chunkRef))
-      const dead = unique.filter((h, i) => refs[i] === undefined && !this.pendingChunks.has(h))
+      const dead = unique.filter((h, i) => refs[i] === undefined && !this.protections.chunks.has(h))
       if (dead.length === 0) return { count: 0, bytes: 0 }
       const present: string[] = []
       for (const h of dead) if (await this.chunks.has(h)) present.push(h)
