@@ -18,12 +18,16 @@ import { randomBytes } from 'node:crypto'
 import type { ChunkStore } from './chunk-store.js'
 import type { KvOp, KvStore } from './kv.js'
 import { Mutex } from './mutex.js'
-import { K, PREFIX, bump, countBy, dec, enc, keyName, num, numValue, segmentHashes, segmentValue } from './keys.js'
-import type { Counters, HoldRecord, ManifestState, ObjectRecord, PinRecord } from './records.js'
+import { K, PREFIX, countBy, dec, enc, keyName, num, segmentHashes } from './keys.js'
+import type { Counters, HoldRecord, ObjectRecord, PinRecord } from './records.js'
 import { readCounters, toInfo } from './records.js'
 import { verify } from './verify.js'
 import { Pins } from './pins.js'
 import { AccessClock } from './access.js'
+import { Manifests } from './manifests.js'
+import { gc } from './gc.js'
+import type { Collected } from './collect.js'
+import { Collector } from './collect.js'
 import { Guard, Protections } from './guard.js'
 
 export { Guard } from './guard.js'
@@ -119,6 +123,8 @@ export class Repo {
   /** Bytes of new chunks admitted under the quota whose put has not finished. */
   private reserved = 0
   private readonly access: AccessClock
+  private readonly manifests: Manifests
+  private readonly collector: Collector
   /** The background eviction past the high-water mark, while it runs. */
   private background?: Promise<void>
   private readonly closing = new AbortController()
@@ -130,6 +136,16 @@ export class Repo {
     this.kv = init.kv
     this.access = new AccessClock(init.kv, this.lock)
     this.pinsPart = new Pins({ kv: init.kv, lock: this.lock, requireObject: async (h) => await this.requireObject(h) })
+    this.manifests = new Manifests(init.kv, init.chunks, this.lock)
+    this.collector = new Collector({
+      kv: init.kv,
+      chunks: init.chunks,
+      lock: this.lock,
+      protections: this.protections,
+      pins: this.pinsPart,
+      access: this.access,
+      onFreed: (bytes) => { if (this.used !== undefined) this.used -= bytes }
+    })
     this.chunks = init.chunks
     this.chunkSize = init.chunkSize
     this.verifyOnRead = init.verifyOnRead ?? true
@@ -329,7 +345,7 @@ export class Repo {
       if (seg.length >= SEGMENT_CHUNKS) {
         // one commit in flight: segment k syncs while segment k+1 is read, hashed and written
         await inflight
-        inflight = this.commitSegment(mid, seq++, seg, guard)
+        inflight = this.manifests.commitSegment(mid, seq++, seg, guard)
         inflight.catch(() => {})
         seg = []
       }
@@ -372,7 +388,7 @@ export class Repo {
       // batch: one fsync, not two. Longer files committed their segments as they went.
       const single = seq === 0
       if (single) await this.chunks.flush()
-      else if (seg.length > 0) await this.commitSegment(mid, seq++, seg, guard)
+      else if (seg.length > 0) await this.manifests.commitSegment(mid, seq++, seg, guard)
       const hash = await hasher.digest()
       if (options.expectHash !== undefined && hash !== options.expectHash) {
         // content from a peer that is not what was asked for: never committed, swept below
@@ -382,7 +398,7 @@ export class Repo {
         const existing = await this.getObject(hash)
         if (existing !== undefined) {
           // single: no manifest was ever written; this add's chunks are swept below
-          const ops: KvOp[] = single ? [] : [{ type: 'put', key: K.manifest(mid), value: enc({ state: 'released', created_at: new Date().toISOString() }) }]
+          const ops: KvOp[] = single ? [] : [Manifests.releasedOp(mid)]
           if (options.added && !existing.added) {
             existing.added = true
             ops.push({ type: 'put', key: K.object(hash), value: enc(existing) })
@@ -410,10 +426,10 @@ export class Repo {
         counters.objects++
         counters.files++
         counters.logical_bytes += size
-        const ops: KvOp[] = single ? await this.segmentOps(mid, 0, seg) : []
+        const ops: KvOp[] = single ? await this.manifests.segmentOps(mid, 0, seg) : []
         ops.push(
           { type: 'put', key: K.object(hash), value: enc(record) },
-          { type: 'put', key: K.manifest(mid), value: enc({ state: 'live', object: hash, created_at: now }) },
+          Manifests.stateOp(mid, { state: 'live', object: hash, created_at: now }),
           { type: 'put', key: K.counters, value: enc(counters) }
         )
         await this.kv.batch(ops, { sync: true })
@@ -425,7 +441,7 @@ export class Repo {
       if (single) {
         guard.releaseChunks(seg) // counted now (or, after a dedup, never: unreferenced ones are swept)
         if (dedup) await this.sweepChunks(seg).catch(() => {})
-      } else if (dedup) await this.releaseManifest(mid)
+      } else if (dedup) await this.manifests.release(mid)
       this.afterWrite(hash)
       return record
     } catch (err) {
@@ -441,28 +457,6 @@ export class Repo {
     }
   }
 
-  private async commitSegment (mid: string, seq: number, seg: string[], guard: Guard): Promise<void> {
-    await this.chunks.flush()
-    await this.lock.run(async () => {
-      const ops = await this.segmentOps(mid, seq, seg)
-      if (seq === 0) ops.push({ type: 'put', key: K.manifest(mid), value: enc({ state: 'staging', created_at: new Date().toISOString() }) })
-      // synced: a later synced batch does not make this one durable when LevelDB switched
-      // memtables in between (it closes the old log without fsync); one fsync per 256 chunks
-      await this.kv.batch(ops, { sync: true })
-    })
-    guard.releaseChunks(seg)
-  }
-
-  /** The segment and its chunk-count increments (read-modify-write: call under the lock). */
-  private async segmentOps (mid: string, seq: number, seg: string[]): Promise<KvOp[]> {
-    const counts = countBy(seg)
-    const keys = [...counts.keys()]
-    const current = await this.kv.getMany(keys.map(K.chunkRef))
-    const ops: KvOp[] = keys.map((h, i) => ({ type: 'put', key: K.chunkRef(h), value: numValue(num(current[i]) + counts.get(h)!) }))
-    ops.push({ type: 'put', key: K.segment(mid, seq), value: segmentValue(seg) })
-    return ops
-  }
-
   /** An add that failed or was aborted: unwind its manifest and sweep what it alone wrote. */
   private async abandon (mid: string, guard: Guard): Promise<void> {
     // chunks written but never counted by a segment; the counted ones come back from releaseManifest
@@ -470,48 +464,17 @@ export class Repo {
     try {
       await this.lock.run(async () => {
         if (await this.kv.get(K.manifest(mid)) !== undefined) {
-          await this.kv.batch([{ type: 'put', key: K.manifest(mid), value: enc({ state: 'released', created_at: new Date().toISOString() }) }])
+          await this.kv.batch([Manifests.releasedOp(mid)])
         }
       })
       guard.releaseChunks(uncounted)
       // staged chunks are only deletable once indexed: flush first, so none is left to count against the quota
       if (uncounted.length > 0) await this.chunks.flush()
       await this.sweepChunks(uncounted)
-      await this.releaseManifest(mid, async (zeroed) => { await this.sweepChunks(zeroed) })
+      await this.manifests.release(mid, async (zeroed) => { await this.sweepChunks(zeroed) })
     } catch {
       // leftovers stay for the next gc
     }
-  }
-
-  /**
-   * Unwind a released manifest: one atomic batch per segment. `onZeroed`
-   * hears, batch by batch, the chunks no manifest counts any more.
-   */
-  private async releaseManifest (mid: string, onZeroed?: (chunks: string[]) => Promise<void>): Promise<void> {
-    for (;;) {
-      const batch: Array<[string, Uint8Array]> = []
-      for await (const kv of this.kv.iterate({ prefix: K.segments(mid), limit: 4 })) batch.push(kv)
-      if (batch.length === 0) break
-      const zeroed: string[] = []
-      await this.lock.run(async () => {
-        for (const [key, v] of batch) {
-          const counts = countBy(segmentHashes(v))
-          const keys = [...counts.keys()]
-          const current = await this.kv.getMany(keys.map(K.chunkRef))
-          const ops: KvOp[] = keys.map((h, i) => {
-            const n = num(current[i]) - counts.get(h)!
-            if (n <= 0) zeroed.push(h)
-            return n > 0 ? { type: 'put', key: K.chunkRef(h), value: numValue(n) } : { type: 'del', key: K.chunkRef(h) }
-          })
-          ops.push({ type: 'del', key })
-          await this.kv.batch(ops, { sync: true }) // see commitSegment
-        }
-      })
-      if (onZeroed !== undefined && zeroed.length > 0) await onZeroed(zeroed)
-    }
-    await this.lock.run(async () => {
-      await this.kv.batch([{ type: 'del', key: K.manifest(mid) }], { sync: true })
-    })
   }
 
   /**
@@ -716,7 +679,7 @@ export class Repo {
         const removed = await this.collectObject(h)
         if (removed === undefined) continue
         result.objects_removed++
-        if (removed.manifest !== undefined) await this.releaseManifest(removed.manifest, sweep)
+        if (removed.manifest !== undefined) await this.manifests.release(removed.manifest, sweep)
         next.push(...removed.orphans)
       }
       work = next
@@ -798,125 +761,22 @@ export class Repo {
    * Safe to run while adds run; resumable after a crash at any point.
    */
   async gc (options: OperationOptions = {}): Promise<GcResult> {
-    return await this.gcMutex.run(async () => {
-      const started = Date.now()
-      const result: GcResult = { objects_removed: 0, chunks_removed: 0, bytes_freed: 0, disk_bytes_reclaimed: 0, manifests_released: 0, duration_ms: 0 }
-
-      // 1. manifests left by crashed adds, dedups and deletions
-      const toRelease: string[] = []
-      await this.lock.run(async () => {
-        const ops: KvOp[] = []
-        for await (const [k, v] of this.kv.iterate({ prefix: PREFIX.manifest })) {
-          const mid = keyName(PREFIX.manifest, k)
-          if (this.protections.manifests.has(mid)) continue
-          const st = dec<ManifestState>(v)
-          if (st.state === 'live') continue
-          if (st.state === 'staging') ops.push({ type: 'put', key: k, value: enc({ ...st, state: 'released' }) })
-          toRelease.push(mid)
-        }
-        await this.kv.batch(ops, { sync: true })
-      })
-      for (const mid of toRelease) { await this.releaseManifest(mid); result.manifests_released++ }
-      options.onProgress?.({ type: 'gc:manifests', count: result.manifests_released })
-
-      // 2. objects, cascading into directories' children
-      let work: string[] = []
-      for await (const [k, v] of this.kv.iterate({ prefix: PREFIX.object })) {
-        const rec = dec<ObjectRecord>(v)
-        if (rec.refs === 0 && !rec.added) work.push(keyName(PREFIX.object, k))
-      }
-      while (work.length > 0) {
-        throwIfAborted(options.signal)
-        const next: string[] = []
-        for (const hash of work) {
-          const removed = await this.collectObject(hash)
-          if (removed === undefined) continue
-          result.objects_removed++
-          if (removed.manifest !== undefined) { await this.releaseManifest(removed.manifest); result.manifests_released++ }
-          next.push(...removed.orphans)
-        }
-        work = next
-      }
-      options.onProgress?.({ type: 'gc:objects', count: result.objects_removed })
-
-      // 3. chunks no manifest counts
-      let batch: string[] = []
-      const flushBatch = async (): Promise<void> => {
-        const { count, bytes } = await this.sweepChunks(batch)
-        result.chunks_removed += count
-        result.bytes_freed += bytes
-        batch = []
-      }
-      for await (const { hash } of this.chunks.entries()) {
-        batch.push(hash)
-        if (batch.length >= 1024) await flushBatch()
-      }
-      await flushBatch()
-      options.onProgress?.({ type: 'gc:chunks', count: result.chunks_removed })
-
-      // 4. reclaim disk space
-      const compacted = await this.chunks.compact()
-      result.disk_bytes_reclaimed = compacted.reclaimed_bytes
-      result.duration_ms = Date.now() - started
-      return result
-    })
+    return await this.gcMutex.run(async () => await gc({
+      kv: this.kv,
+      chunks: this.chunks,
+      lock: this.lock,
+      protections: this.protections,
+      manifests: this.manifests,
+      collectObject: async (h) => await this.collectObject(h),
+      sweepChunks: async (hs) => await this.sweepChunks(hs)
+    }, options))
   }
 
-  /** Delete `hash` if nothing holds it. Returns its manifest and children left unreferenced. */
-  private async collectObject (hash: string): Promise<{ manifest?: string, orphans: string[] } | undefined> {
-    return await this.lock.run(async () => {
-      const rec = await this.getObject(hash)
-      if (rec === undefined || rec.refs > 0 || rec.added || this.protections.objects.has(hash)) return undefined
-      if (await this.isKept(hash)) return undefined
-      const ops: KvOp[] = [{ type: 'del', key: K.object(hash) }, { type: 'del', key: K.access(hash) }]
-      this.access.forget(hash)
-      const orphans: string[] = []
-      const counters = await this.counters()
-      counters.objects--
-      if (rec.is_directory) {
-        counters.directories--
-        const v = await this.kv.get(K.dir(hash))
-        ops.push({ type: 'del', key: K.dir(hash) })
-        const entries = v === undefined ? [] : decodeDirectory(v)
-        const counts = countBy(entries.map(e => e.hash))
-        const children = [...counts.keys()]
-        const values = await this.kv.getMany(children.map(K.object))
-        children.forEach((h, i) => {
-          const cv = values[i]
-          if (cv === undefined) return
-          const child = dec<ObjectRecord>(cv)
-          child.refs = Math.max(0, child.refs - counts.get(h)!)
-          ops.push({ type: 'put', key: K.object(h), value: enc(child) })
-          if (child.refs === 0 && !child.added) orphans.push(h)
-        })
-      } else {
-        counters.files--
-        counters.logical_bytes -= rec.size
-        if (rec.manifest !== undefined) {
-          ops.push({ type: 'put', key: K.manifest(rec.manifest), value: enc({ state: 'released', created_at: new Date().toISOString() }) })
-        }
-      }
-      ops.push({ type: 'put', key: K.counters, value: enc(counters) })
-      await this.kv.batch(ops, { sync: true })
-      return { manifest: rec.manifest, orphans }
-    })
-  }
+  /** Delete `hash` if nothing holds it (store/collect.ts). */
+  private async collectObject (hash: string): Promise<Collected | undefined> { return await this.collector.collectObject(hash) }
 
-  /** Delete those of `hashes` that no manifest counts and no add protects. */
-  private async sweepChunks (hashes: readonly string[]): Promise<{ count: number, bytes: number }> {
-    if (hashes.length === 0) return { count: 0, bytes: 0 }
-    return await this.lock.run(async () => {
-      const unique = [...new Set(hashes)]
-      const refs = await this.kv.getMany(unique.map(K.chunkRef))
-      const dead = unique.filter((h, i) => refs[i] === undefined && !this.protections.chunks.has(h))
-      if (dead.length === 0) return { count: 0, bytes: 0 }
-      const present: string[] = []
-      for (const h of dead) if (await this.chunks.has(h)) present.push(h)
-      const bytes = await this.chunks.delete(present)
-      if (this.used !== undefined) this.used -= bytes
-      return { count: present.length, bytes }
-    })
-  }
+  /** Delete those of `hashes` that no manifest counts and no add protects (store/collect.ts). */
+  private async sweepChunks (hashes: readonly string[]): Promise<{ count: number, bytes: number }> { return await this.collector.sweepChunks(hashes) }
 
   // ---------------------------------------------------------------- verify
 
