@@ -18,7 +18,7 @@ import { randomBytes } from 'node:crypto'
 import type { ChunkStore } from './chunk-store.js'
 import type { KvOp, KvStore } from './kv.js'
 import { Mutex } from './mutex.js'
-import { K, PREFIX, countBy, dec, enc, keyName, num, segmentHashes } from './keys.js'
+import { K, PREFIX, countBy, dec, enc, segmentHashes } from './keys.js'
 import type { Counters, HoldRecord, ObjectRecord, PinRecord } from './records.js'
 import { readCounters, toInfo } from './records.js'
 import { verify } from './verify.js'
@@ -27,6 +27,10 @@ import { AccessClock } from './access.js'
 import { Manifests } from './manifests.js'
 import { gc } from './gc.js'
 import type { Collected } from './collect.js'
+import type { AddQuota, EvictResult, QuotaOptions } from './quota.js'
+import { Quota } from './quota.js'
+
+export type { EvictResult, QuotaOptions } from './quota.js'
 import { Collector } from './collect.js'
 import { Guard, Protections } from './guard.js'
 
@@ -43,7 +47,7 @@ import { decodeDirectory, hashDirectory } from '../format/directory.js'
 import { sha256hexAsync } from '../format/hash.js'
 import { DIRECTORY_MIME, SNIFF_BYTES, detectMime } from '../format/mime.js'
 import {
-  CorruptDataError, InsufficientStorageError, IsADirectoryError, NotADirectoryError,
+  CorruptDataError, IsADirectoryError, NotADirectoryError,
   NotAddedError, NotFoundError, throwIfAborted
 } from '../errors.js'
 
@@ -52,18 +56,6 @@ export const SEGMENT_CHUNKS = 256
 /** Chunks of one add hashed and written concurrently (bounds the extra memory to this many chunks). */
 export const PUT_WINDOW = 8
 export { ACCESS_FLUSH_MS } from './access.js'
-
-/** storage.max_bytes and its water marks (fractions of max_bytes). */
-export interface QuotaOptions {
-  /** Largest sum of stored unique chunk bytes; 0 = unlimited. */
-  maxBytes: number
-  /** After a write, past highWater × maxBytes, eviction runs in the background… */
-  highWater: number
-  /** …down to lowWater × maxBytes. */
-  lowWater: number
-}
-
-export interface EvictResult { objects_removed: number, bytes_freed: number }
 
 export interface ImportOptions extends OperationOptions {
   /** A local add (a GC root); false for cached copies fetched from peers. */
@@ -103,9 +95,6 @@ export interface RepoInit {
   quota?: QuotaOptions
 }
 
-/** One add's view of the eviction order (computed on its first eviction). */
-interface AddQuota { candidates?: string[], rescanned: boolean }
-
 export class Repo {
   readonly kv: KvStore
   readonly chunks: ChunkStore
@@ -116,19 +105,10 @@ export class Repo {
   private readonly lock = new Mutex()
   private readonly gcMutex = new Mutex()
   private readonly protections = new Protections()
-  private readonly quota: QuotaOptions
-  /** Unique chunk bytes stored, staged ones included: chunks.stats().bytes at open, then kept up to date by puts and sweeps. */
-  private used?: number
-  private usedLoading?: Promise<void>
-  /** Bytes of new chunks admitted under the quota whose put has not finished. */
-  private reserved = 0
   private readonly access: AccessClock
   private readonly manifests: Manifests
   private readonly collector: Collector
-  /** The background eviction past the high-water mark, while it runs. */
-  private background?: Promise<void>
-  private readonly closing = new AbortController()
-  private evicted = { objects: 0, bytes: 0 }
+  private readonly quotaPart: Quota
 
   private readonly pinsPart: Pins
 
@@ -144,22 +124,29 @@ export class Repo {
       protections: this.protections,
       pins: this.pinsPart,
       access: this.access,
-      onFreed: (bytes) => { if (this.used !== undefined) this.used -= bytes }
+      onFreed: (bytes) => { this.quotaPart.freed(bytes) }
     })
+    this.quotaPart = new Quota({
+      kv: init.kv,
+      chunks: init.chunks,
+      gcMutex: this.gcMutex,
+      protections: this.protections,
+      pins: this.pinsPart,
+      access: this.access,
+      collector: this.collector,
+      manifests: this.manifests
+    }, init.quota ?? { maxBytes: 0, highWater: 1, lowWater: 1 })
     this.chunks = init.chunks
     this.chunkSize = init.chunkSize
     this.verifyOnRead = init.verifyOnRead ?? true
     this.readAhead = init.readAhead ?? 4
-    this.quota = init.quota ?? { maxBytes: 0, highWater: 1, lowWater: 1 }
   }
 
   guard (): Guard { return new Guard(this.protections) }
 
   /** Load the stored byte count the quota starts from (before the first write). */
   async init (): Promise<void> {
-    if (this.used !== undefined) return
-    this.usedLoading ??= (async () => { this.used ??= (await this.chunks.stats()).bytes })()
-    await this.usedLoading
+    await this.quotaPart.init()
   }
 
   /**
@@ -167,9 +154,8 @@ export class Repo {
    * pending last-access times. Call before closing the stores.
    */
   async close (): Promise<void> {
-    this.closing.abort()
     this.access.stop()
-    await this.background?.catch(() => {})
+    await this.quotaPart.stop()
     await this.flushAccess().catch(() => {})
   }
 
@@ -311,7 +297,7 @@ export class Repo {
    * releases it (directory imports).
    */
   async importFile (source: AsyncIterable<Uint8Array>, meta: FileMeta, options: ImportOptions): Promise<ObjectRecord> {
-    if (this.used === undefined) await this.init()
+    await this.quotaPart.init()
     const guard = options.guard ?? this.guard()
     const quota: AddQuota = { rescanned: false }
     const mid = randomBytes(16).toString('hex')
@@ -363,15 +349,15 @@ export class Repo {
           const { hash: h, bytes } = await hashed
           guard.protectChunk(h) // before the put: gc must not sweep it until a segment counts it
           // room under storage.max_bytes (evicting cached content if need be) before a new chunk is written
-          const reserved = this.quota.maxBytes > 0 ? await this.admit(h, bytes.byteLength, quota) : 0
+          const reserved = await this.quotaPart.admit(h, bytes.byteLength, quota)
           try {
             // under the repo lock, so gc's check-then-delete of an orphan chunk never
             // interleaves with this put (put skips chunks the store already has)
             await this.lock.run(async () => {
-              if (await this.chunks.put(h, bytes)) this.used! += bytes.byteLength
+              if (await this.chunks.put(h, bytes)) this.quotaPart.stored(bytes.byteLength)
             })
           } finally {
-            this.reserved -= reserved
+            this.quotaPart.unreserve(reserved)
           }
           pool?.give(bytes) // written (or copied by the store): the buffer may be reused
           options.prehashed?.release?.(bytes)
@@ -442,7 +428,7 @@ export class Repo {
         guard.releaseChunks(seg) // counted now (or, after a dedup, never: unreferenced ones are swept)
         if (dedup) await this.sweepChunks(seg).catch(() => {})
       } else if (dedup) await this.manifests.release(mid)
-      this.afterWrite(hash)
+      this.quotaPart.afterWrite(hash)
       return record
     } catch (err) {
       // no put or commit may race the cleanup: let every one settle first
@@ -576,181 +562,19 @@ export class Repo {
     return await readCounters(this.kv)
   }
 
-  // ---------------------------------------------------------------- quota and eviction
+  // ---------------------------------------------------------------- quota and eviction (store/quota.ts)
 
   /** What the quota counts, and what eviction has done since the store was opened. */
-  async quotaStatus (): Promise<QuotaStatus> {
-    if (this.used === undefined) await this.init()
-    return {
-      used_bytes: this.used!,
-      max_bytes: this.quota.maxBytes,
-      gc_high_water: this.quota.highWater,
-      gc_low_water: this.quota.lowWater,
-      evicted_objects: this.evicted.objects,
-      evicted_bytes: this.evicted.bytes
-    }
-  }
+  async quotaStatus (): Promise<QuotaStatus> { return await this.quotaPart.status() }
 
-  /**
-   * Under a quota, whether the chunk store's dead space (disk bytes beyond
-   * the live ones) exceeds the eviction band, (1 - gc_low_water) ×
-   * max_bytes (at least a tenth of it): then compaction rewrites every pack
-   * with dead space, the active one included, so that disk use stays near
-   * max_bytes (defect 7 of issue 13; see docs/storage.md).
-   */
-  private async bloated (): Promise<boolean> {
-    const { maxBytes, lowWater } = this.quota
-    if (maxBytes === 0) return false
-    const st = await this.chunks.stats()
-    if (st.disk_bytes === undefined) return false
-    return st.disk_bytes - st.bytes > Math.max(1 - lowWater, 0.1) * maxBytes
-  }
+  /** Objects eviction may remove, least recently used first. */
+  async evictionCandidates (exclude?: ReadonlySet<string>): Promise<string[]> { return await this.quotaPart.candidates(exclude) }
 
-  private fits (bytes: number): boolean {
-    return this.used! + this.reserved + bytes <= this.quota.maxBytes
-  }
-
-  /**
-   * Admit a chunk of `bytes` under the quota before it is put: reserve its
-   * bytes if they fit; else, if the store does not have the chunk already,
-   * evict cached content (least recently used first) until they fit, or fail
-   * with INSUFFICIENT_STORAGE. Returns the bytes reserved (released by the
-   * caller once the put is done). The chunk must already be guarded.
-   */
-  private async admit (hash: string, bytes: number, state: AddQuota): Promise<number> {
-    if (this.fits(bytes)) { this.reserved += bytes; return bytes }
-    if (await this.chunks.has(hash)) return 0 // stored already: the put writes nothing
-    return await this.gcMutex.run(async () => {
-      for (;;) {
-        if (this.fits(bytes)) { this.reserved += bytes; return bytes }
-        state.candidates ??= await this.evictionCandidates()
-        const next = state.candidates.shift()
-        if (next !== undefined) {
-          await this.evictTree(next)
-          // what eviction deleted is dead pack space: reclaimed before it outgrows the quota's band
-          if (this.fits(bytes) && await this.bloated()) await this.chunks.compact({ threshold: 1 })
-          continue
-        }
-        // objects may have become evictable since the list was made: look once more
-        if (state.rescanned) break
-        state.rescanned = true
-        state.candidates = undefined
-      }
-      const max = this.quota.maxBytes
-      throw new InsufficientStorageError(
-        `not enough storage: storage.max_bytes is ${max} bytes, ${this.used! + this.reserved} are in use by pinned, added or in-progress content, and this write needs ${bytes} more; nothing else can be evicted`,
-        { max_bytes: max, used_bytes: this.used!, reserved_bytes: this.reserved, needed_bytes: bytes })
-    })
-  }
-
-  /**
-   * Objects eviction may remove, least recently used first: no directory
-   * names them (refs 0), not local adds, not pinned, not held, not
-   * protected by an add in progress (what gc collects), and not awaited by
-   * a wanted pin.
-   */
-  async evictionCandidates (exclude?: ReadonlySet<string>): Promise<string[]> {
-    const kept = await this.pinsPart.keptForEviction()
-    const found: Array<{ hash: string, at: number }> = []
-    for await (const [k, v] of this.kv.iterate({ prefix: PREFIX.object })) {
-      const hash = keyName(PREFIX.object, k)
-      if (kept.has(hash) || this.protections.objects.has(hash) || exclude?.has(hash) === true) continue
-      const rec = dec<ObjectRecord>(v)
-      if (rec.refs === 0 && !rec.added) found.push({ hash, at: Date.parse(rec.created_at) })
-    }
-    if (found.length === 0) return []
-    const stored = await this.kv.getMany(found.map(c => K.access(c.hash)))
-    found.forEach((c, i) => {
-      const at = this.access.unwritten(c.hash) ?? (stored[i] === undefined ? undefined : num(stored[i]))
-      if (at !== undefined && Number.isFinite(at)) c.at = at
-    })
-    found.sort((a, b) => a.at - b.at || (a.hash < b.hash ? -1 : a.hash > b.hash ? 1 : 0))
-    return found.map(c => c.hash)
-  }
-
-  /** Collect `hash` if nothing keeps it, cascading into a directory's children, and sweep the chunks it alone held. */
-  private async evictTree (hash: string): Promise<EvictResult> {
-    const result: EvictResult = { objects_removed: 0, bytes_freed: 0 }
-    const sweep = async (zeroed: string[]): Promise<void> => { result.bytes_freed += (await this.sweepChunks(zeroed)).bytes }
-    let work = [hash]
-    while (work.length > 0) {
-      const next: string[] = []
-      for (const h of work) {
-        const removed = await this.collectObject(h)
-        if (removed === undefined) continue
-        result.objects_removed++
-        if (removed.manifest !== undefined) await this.manifests.release(removed.manifest, sweep)
-        next.push(...removed.orphans)
-      }
-      work = next
-    }
-    this.evicted.objects += result.objects_removed
-    this.evicted.bytes += result.bytes_freed
-    return result
-  }
-
-  /**
-   * Remove those of `hashes` that are only cache (what eviction may remove:
-   * not added, pinned, held, wanted, referenced by a directory or protected
-   * by work in progress), with what they alone hold. For a fetch that failed:
-   * the objects it stored on the way are not left behind.
-   */
-  async dropCached (hashes: readonly string[]): Promise<EvictResult> {
-    if (this.used === undefined) await this.init()
-    return await this.gcMutex.run(async () => {
-      const wanted = await this.pinsPart.wanted()
-      const total: EvictResult = { objects_removed: 0, bytes_freed: 0 }
-      // parents first: removing a directory leaves its children unreferenced, and they go with it
-      for (const h of [...hashes].reverse()) {
-        if (wanted.has(h)) continue
-        const r = await this.evictTree(h)
-        total.objects_removed += r.objects_removed
-        total.bytes_freed += r.bytes_freed
-      }
-      // not evictions to make room: the quota's counters stay as they were
-      this.evicted.objects -= total.objects_removed
-      this.evicted.bytes -= total.bytes_freed
-      return total
-    })
-  }
-
-  private async evictDown (targetBytes: number, options: OperationOptions & { exclude?: ReadonlySet<string> }): Promise<EvictResult> {
-    const result: EvictResult = { objects_removed: 0, bytes_freed: 0 }
-    if (this.used! + this.reserved <= targetBytes) return result
-    for (const hash of await this.evictionCandidates(options.exclude)) {
-      if (this.used! + this.reserved <= targetBytes || options.signal?.aborted === true) break
-      const r = await this.evictTree(hash)
-      result.objects_removed += r.objects_removed
-      result.bytes_freed += r.bytes_freed
-      options.onProgress?.({ type: 'evict:objects', count: result.objects_removed, bytes: result.bytes_freed })
-    }
-    return result
-  }
-
-  /**
-   * After a write: past the high-water mark, evict in the background down to
-   * the low-water mark (never the object just written), then compact. At
-   * most one such run at a time.
-   */
-  private afterWrite (hash: string): void {
-    const { maxBytes, highWater, lowWater } = this.quota
-    if (maxBytes === 0 || this.background !== undefined || this.closing.signal.aborted) return
-    if (this.used! + this.reserved <= highWater * maxBytes) return
-    const signal = this.closing.signal
-    this.background = this.gcMutex.run(async () => {
-      const r = await this.evictDown(Math.floor(lowWater * maxBytes), { exclude: new Set([hash]), signal })
-      if (signal.aborted) return
-      if (await this.bloated()) await this.chunks.compact({ threshold: 1 })
-      else if (r.objects_removed > 0) await this.chunks.compact()
-    }).catch((err) => {
-      process.stderr.write(`[store] background eviction failed: ${String(err?.message ?? err)}\n`)
-    }).finally(() => { this.background = undefined })
-  }
+  /** Remove those of `hashes` that are only cache, with what they alone hold (after a failed fetch). */
+  async dropCached (hashes: readonly string[]): Promise<EvictResult> { return await this.quotaPart.dropCached(hashes) }
 
   /** Resolves once no background eviction runs (tests, shutdown). */
-  async idle (): Promise<void> {
-    while (this.background !== undefined) await this.background
-  }
+  async idle (): Promise<void> { await this.quotaPart.idle() }
 
   // ---------------------------------------------------------------- gc
 
