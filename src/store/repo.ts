@@ -15,44 +15,38 @@
  * See docs/storage.md.
  */
 import { randomBytes } from 'node:crypto'
-import type { ChunkStore } from './chunk-store.js'
-import type { KvOp, KvStore } from './kv.js'
-import { Mutex } from './mutex.js'
-import { K, PREFIX, countBy, dec, enc, segmentHashes } from './keys.js'
-import type { Counters, HoldRecord, ObjectRecord, PinRecord } from './records.js'
-import { readCounters, toInfo } from './records.js'
-import { verify } from './verify.js'
-import { Pins } from './pins.js'
-import { AccessClock } from './access.js'
-import { Manifests } from './manifests.js'
-import { gc } from './gc.js'
-import type { Collected } from './collect.js'
-import type { AddQuota, EvictResult, QuotaOptions } from './quota.js'
-import { Quota } from './quota.js'
-
-export type { EvictResult, QuotaOptions } from './quota.js'
-import { Collector } from './collect.js'
-import { Guard, Protections } from './guard.js'
-
-export { Guard } from './guard.js'
-
-export type { Counters, HoldRecord, ObjectRecord, PinRecord } from './records.js'
 import type { ContentInfo, GcResult, OperationOptions, QuotaStatus, VerifyResult } from '../interface.js'
 import { DEFAULT_PRIORITY } from '../interface.js'
 import { ChunkPool, chunker } from '../format/chunker.js'
-import { FileHasher, hashOwned } from '../format/hasher.js'
+import { FileHasher } from '../format/hasher.js'
 import type { ChunkHasher } from '../format/hasher.js'
 import type { DirEntry } from '../format/directory.js'
-import { decodeDirectory, hashDirectory } from '../format/directory.js'
-import { sha256hexAsync } from '../format/hash.js'
+import { hashDirectory } from '../format/directory.js'
 import { DIRECTORY_MIME, SNIFF_BYTES, detectMime } from '../format/mime.js'
-import {
-  CorruptDataError, IsADirectoryError, NotADirectoryError,
-  NotAddedError, NotFoundError, throwIfAborted
-} from '../errors.js'
+import { CorruptDataError, NotAddedError, NotFoundError, throwIfAborted } from '../errors.js'
+import type { ChunkStore } from './chunk-store.js'
+import type { KvOp, KvStore } from './kv.js'
+import { Mutex } from './mutex.js'
+import { K, countBy, dec, enc } from './keys.js'
+import type { Counters, HoldRecord, ObjectRecord, PinRecord } from './records.js'
+import { readCounters, toInfo } from './records.js'
+import { Guard, Protections } from './guard.js'
+import { AccessClock } from './access.js'
+import { Manifests } from './manifests.js'
+import { Pins } from './pins.js'
+import type { Collected } from './collect.js'
+import { Collector } from './collect.js'
+import type { AddQuota, EvictResult, QuotaOptions } from './quota.js'
+import { Quota } from './quota.js'
+import { Reader, SEGMENT_CHUNKS } from './reader.js'
+import { gc } from './gc.js'
+import { verify } from './verify.js'
 
-/** Chunks per manifest segment: bounds memory and batch size whatever the file size. */
-export const SEGMENT_CHUNKS = 256
+export { Guard } from './guard.js'
+export { SEGMENT_CHUNKS } from './reader.js'
+export type { Counters, HoldRecord, ObjectRecord, PinRecord } from './records.js'
+export type { EvictResult, QuotaOptions } from './quota.js'
+
 /** Chunks of one add hashed and written concurrently (bounds the extra memory to this many chunks). */
 export const PUT_WINDOW = 8
 export { ACCESS_FLUSH_MS } from './access.js'
@@ -81,8 +75,6 @@ export interface FileMeta {
   mime_type?: string
 }
 
-/** Chunks at least this large that the store reads into memory of their own are verified on the hash worker, not through WebCrypto (which copies). */
-const OWNED_HASH_MIN = 64 * 1024
 
 export interface RepoInit {
   kv: KvStore
@@ -99,8 +91,6 @@ export class Repo {
   readonly kv: KvStore
   readonly chunks: ChunkStore
   readonly chunkSize: number
-  private readonly verifyOnRead: boolean
-  private readonly readAhead: number
   /** Serialises every read-modify-write of metadata, and GC's check-then-delete. */
   private readonly lock = new Mutex()
   private readonly gcMutex = new Mutex()
@@ -109,6 +99,7 @@ export class Repo {
   private readonly manifests: Manifests
   private readonly collector: Collector
   private readonly quotaPart: Quota
+  private readonly reader: Reader
 
   private readonly pinsPart: Pins
 
@@ -138,8 +129,7 @@ export class Repo {
     }, init.quota ?? { maxBytes: 0, highWater: 1, lowWater: 1 })
     this.chunks = init.chunks
     this.chunkSize = init.chunkSize
-    this.verifyOnRead = init.verifyOnRead ?? true
-    this.readAhead = init.readAhead ?? 4
+    this.reader = new Reader({ kv: init.kv, chunks: init.chunks, access: this.access, chunkSize: init.chunkSize, verifyOnRead: init.verifyOnRead ?? true, readAhead: init.readAhead ?? 4 })
   }
 
   guard (): Guard { return new Guard(this.protections) }
@@ -173,120 +163,19 @@ export class Repo {
     return rec === undefined ? undefined : await this.access.last(hash, rec.created_at)
   }
 
-  // ---------------------------------------------------------------- reading
+  // ---------------------------------------------------------------- reading (store/reader.ts)
 
-  async getObject (hash: string): Promise<ObjectRecord | undefined> {
-    const v = await this.kv.get(K.object(hash))
-    return v === undefined ? undefined : dec<ObjectRecord>(v)
-  }
-
-  async requireObject (hash: string): Promise<ObjectRecord> {
-    const rec = await this.getObject(hash)
-    if (rec === undefined) throw new NotFoundError(`content not found: ${hash}`, { hash, operation: 'content_retrieval' })
-    return rec
-  }
-
-  async info (hash: string): Promise<ContentInfo> {
-    const rec = await this.requireObject(hash)
-    this.touch(hash)
-    return toInfo(rec)
-  }
-
-  async entries (hash: string): Promise<DirEntry[]> {
-    const rec = await this.requireObject(hash)
-    if (!rec.is_directory) throw new NotADirectoryError(`not a directory: ${hash}`, { hash })
-    this.touch(hash)
-    const v = await this.kv.get(K.dir(hash))
-    if (v === undefined) throw new CorruptDataError(`directory ${hash} has no entries record`, { hash })
-    return decodeDirectory(v)
-  }
-
-  async * list (options: { after?: string, limit?: number } = {}): AsyncGenerator<ContentInfo> {
-    const after = options.after === undefined ? undefined : K.object(options.after)
-    for await (const [, v] of this.kv.iterate({ prefix: PREFIX.object, after, limit: options.limit })) {
-      yield toInfo(dec<ObjectRecord>(v))
-    }
-  }
-
+  async getObject (hash: string): Promise<ObjectRecord | undefined> { return await this.reader.getObject(hash) }
+  async requireObject (hash: string): Promise<ObjectRecord> { return await this.reader.requireObject(hash) }
+  async info (hash: string): Promise<ContentInfo> { return await this.reader.info(hash) }
+  async entries (hash: string): Promise<DirEntry[]> { return await this.reader.entries(hash) }
+  list (options: { after?: string, limit?: number } = {}): AsyncGenerator<ContentInfo> { return this.reader.list(options) }
   /** Chunk hashes of a file, in order, one segment at a time. */
-  async * manifestChunks (rec: ObjectRecord, fromChunk = 0): AsyncGenerator<string> {
-    if (rec.manifest === undefined) return
-    const firstSeg = Math.floor(fromChunk / SEGMENT_CHUNKS)
-    let skip = fromChunk - firstSeg * SEGMENT_CHUNKS
-    const after = firstSeg === 0 ? undefined : K.segment(rec.manifest, firstSeg - 1)
-    for await (const [, v] of this.kv.iterate({ prefix: K.segments(rec.manifest), after })) {
-      yield * segmentHashes(v, skip)
-      skip = 0
-    }
-  }
-
+  manifestChunks (rec: ObjectRecord, fromChunk = 0): AsyncGenerator<string> { return this.reader.manifestChunks(rec, fromChunk) }
   /** Stream a file's bytes (optionally a range), verifying each chunk. */
-  async * read (hash: string, options: { offset?: number, length?: number, signal?: AbortSignal } = {}): AsyncGenerator<Uint8Array> {
-    const rec = await this.requireObject(hash)
-    if (rec.is_directory) throw new IsADirectoryError(`is a directory: ${hash}`, { hash })
-    this.touch(hash)
-    const start = Math.max(0, options.offset ?? 0)
-    const end = Math.min(rec.size, options.length === undefined ? rec.size : start + options.length)
-    if (start >= end) return
-    const cs = rec.chunk_size ?? this.chunkSize
-    const first = Math.floor(start / cs)
-    const last = Math.floor((end - 1) / cs)
-    const window: Array<Promise<Uint8Array>> = []
-    let index = first
-    const it = this.manifestChunks(rec, first)[Symbol.asyncIterator]()
-    let pos = first * cs
-    const fill = async (): Promise<void> => {
-      while (window.length < this.readAhead && index <= last) {
-        const next = await it.next()
-        if (next.done === true) throw new CorruptDataError(`manifest of ${hash} is shorter than its size`, { hash })
-        const pending = this.readChunk(next.value)
-        pending.catch(() => {}) // observed when its turn comes; never an unhandled rejection
-        window.push(pending)
-        index++
-      }
-    }
-    try {
-      await fill()
-      while (window.length > 0) {
-        throwIfAborted(options.signal)
-        const chunk = await window.shift()!
-        await fill()
-        const from = Math.max(0, start - pos)
-        const to = Math.min(chunk.byteLength, end - pos)
-        pos += chunk.byteLength
-        yield from === 0 && to === chunk.byteLength ? chunk : chunk.subarray(from, to)
-      }
-    } finally {
-      // settle outstanding reads so none rejects unobserved
-      await Promise.allSettled(window)
-      await it.return?.(undefined)
-    }
-  }
-
-  /**
-   * One chunk's bytes. With storage.verify_on_read they are checked against
-   * their hash first (CORRUPT_DATA if damaged), unless `verify` is false: for
-   * readers that check every chunk themselves (a peer fetching from us).
-   */
-  async readChunk (h: string, options: { verify?: boolean } = {}): Promise<Uint8Array> {
-    let bytes: Uint8Array
-    try {
-      bytes = await this.chunks.get(h)
-    } catch (err: any) {
-      if (err?.code === 'NOT_FOUND') throw new CorruptDataError(`missing chunk ${h}`, { chunk: h }, { cause: err })
-      throw err
-    }
-    if (!this.verifyOnRead || options.verify === false) return bytes
-    let actual: string
-    if (this.chunks.ownsReads === true && bytes.byteLength >= OWNED_HASH_MIN) {
-      // the store's own buffer: hashed on the hash worker without a copy (it moves there and back)
-      ({ hash: actual, bytes } = await hashOwned(bytes))
-    } else {
-      actual = await sha256hexAsync(bytes)
-    }
-    if (actual !== h) throw new CorruptDataError(`chunk ${h} is corrupt`, { chunk: h })
-    return bytes
-  }
+  read (hash: string, options: { offset?: number, length?: number, signal?: AbortSignal } = {}): AsyncGenerator<Uint8Array> { return this.reader.read(hash, options) }
+  /** One chunk's bytes, checked against their hash with storage.verify_on_read unless `verify` is false. */
+  async readChunk (h: string, options: { verify?: boolean } = {}): Promise<Uint8Array> { return await this.reader.readChunk(h, options) }
 
   // ---------------------------------------------------------------- writing
 
