@@ -18,7 +18,7 @@ import { randomBytes } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import { loadConfig } from '../src/config.js'
 import { LocalNode } from '../src/node.js'
-import { hashToCid } from '../src/content/cid.js'
+import { hashToCid } from '../src/format/cid.js'
 
 interface Request { id: number, op: string, addr?: string, size?: number, hash?: string, holder?: string }
 

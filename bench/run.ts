@@ -10,7 +10,10 @@
  * 4. the daemon over HTTP (bench/http.ts): start-up, 1 GiB curl upload and
  *    download, 100 concurrent clients.
  *
- * `npm run bench -- --only http` (or store, cli, chunks, net) runs one section.
+ * 6. verify on a store of 5,000 small files (bench/verify.ts), with SHA-256 as anchor.
+ *
+ * `npm run bench -- --only http` (or store, cli, chunks, net, verify) runs one section;
+ * verify also runs with store.
  *
  * Prints one JSON document on stdout and writes it to bench/results/latest.json.
  * Progress goes to stderr. Everything temporary lives in one /tmp directory
@@ -33,6 +36,7 @@ import type { ChildResult, ChildSpec } from './child.js'
 import { calibrate, generateFile, httpBench, median, round, settle } from './http.js'
 import type { Input } from './http.js'
 import { netBench } from './net.js'
+import { verifyBench } from './verify.js'
 
 const MiB = 1024 * 1024
 const TARGET_ADD_MIB_S = 300
@@ -415,6 +419,9 @@ async function main (): Promise<number> {
     // 5. the peer network: daemon-to-daemon transfer of 256 MiB, DHT latencies on 20 nodes
     const net = want('net') ? await netBench({ cli: cliScript, work, input: inputs.small, runs: overBudget() ? 3 : 5, log }) : undefined
 
+    // 6. verify on many small files (store section)
+    const verify = want('store') || want('verify') ? await verifyBench({ work, log }) : undefined
+
     const rows = [...results, ...chunkSizes]
     const primary = results.filter(r => r.name !== 'get_prefaulted')
     const doc = {
@@ -457,6 +464,7 @@ async function main (): Promise<number> {
       chunk_size_comparison: chunkSizes,
       http,
       net,
+      verify,
       summary: {
         sections: only ?? 'all',
         all_targets_met: primary.every(r => r.meets_target && r.peak_rss_meets_target) && (cli === undefined || (cli.meets_target && cli.peak_rss_meets_target !== false)) &&
@@ -474,7 +482,7 @@ async function main (): Promise<number> {
           ...(http === undefined || (http.startup_ms as any).meets_target ? [] : [`http start-up: ${String((http.startup_ms as any).median)} ms`]),
           ...(net === undefined || (net.transfer as any)?.meets_target === true ? [] : [`net transfer: ${String((net.transfer as any)?.mib_per_s)} MiB/s`])
         ],
-        all_hashes_ok: rows.every(r => r.hash_ok) && (cli?.hash_matches_sha256sum ?? true) && (http === undefined || http.all_ok === true),
+        all_hashes_ok: rows.every(r => r.hash_ok) && (cli?.hash_matches_sha256sum ?? true) && (http === undefined || http.all_ok === true) && (verify === undefined || verify.all_ok === true),
         errors: [...rows.filter(r => r.error !== undefined).map(r => `${r.name} ${r.backend} ${r.size_mib} MiB chunk ${r.chunk_size}: ${r.error!}`), ...(cli?.error !== undefined ? [`cli: ${cli.error}`] : [])],
         duration_s: round((performance.now() - started) / 1000)
       }

@@ -78,7 +78,7 @@ export const AbortedError = define('ABORTED', 'AbortedError')
 export const PayloadTooLargeError = define('PAYLOAD_TOO_LARGE', 'PayloadTooLargeError')
 /** The client sent no byte of its request body for `api.idle_timeout_ms` (HTTP 408; the upload rolls back). */
 export const RequestTimeoutError = define('REQUEST_TIMEOUT', 'RequestTimeoutError')
-/** A write does not fit in `storage.max_bytes`, even after evicting every unpinned cached object; or the disk is full (details.reason "disk_full", store/disk-full.ts). */
+/** A write does not fit in `storage.max_bytes`, even after evicting every unpinned cached object; or the disk is full (details.reason "disk_full", disk-full.ts). */
 export const InsufficientStorageError = define('INSUFFICIENT_STORAGE', 'InsufficientStorageError')
 /** Too many requests from one token or client address in one class (HTTP 429 with Retry-After). */
 export const RateLimitedError = define('RATE_LIMITED', 'RateLimitedError')

@@ -1,150 +1,36 @@
 /**
- * The composition root and the one interface the CLI and the HTTP API talk
- * to. `LocalNode` runs in-process over a data directory; the HTTP client
- * (src/client) implements the same `OpenHashNode` against a daemon.
+ * The composition root: `LocalNode` runs the `OpenHashNode` interface
+ * (interface.ts) in-process over a data directory; the HTTP client
+ * (src/client) implements the same interface against a daemon.
  */
-import type { DirEntry } from './content/directory.js'
+import type { DirEntry } from './format/directory.js'
 import { importPath } from './content/importer.js'
 import type { TreeMeta, TreePart } from './content/tree.js'
 import { importTree } from './content/tree.js'
-import { parseHash } from './content/hash.js'
+import { parseHash } from './format/hash.js'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Config } from './config.js'
 import { packageRoot } from './config.js'
 import type { OpenedStore } from './store/open.js'
 import { openStore } from './store/open.js'
-import type { ContentInfo, GcResult, OperationOptions, PinRecord, QuotaStatus, VerifyResult } from './store/repo.js'
-import { DEFAULT_PRIORITY, MAX_PRIORITY, MIN_PRIORITY, Repo } from './store/repo.js'
+import type { Repo } from './store/repo.js'
+import type {
+  AddResult, ContentInfo, GcResult, HealthInfo, NetworkInfo, NodeStats, OpenHashNode, OperationOptions, PinResult,
+  PinStatus, ReadOptions, RmResult, UnpinResult, VerifyResult
+} from './interface.js'
+import { DEFAULT_PRIORITY, parsePriority } from './interface.js'
 import type { Network } from './net/network.js'
 import { PinQueue } from './net/pin-queue.js'
 import type { CreateTokenInput, IssuedToken, TokenInfo } from './auth/tokens.js'
 import { TokenStore } from './auth/tokens.js'
 import type { AuditEntry, AuditQuery } from './auth/audit.js'
 import { AuditLog } from './auth/audit.js'
-import type { Replicator, ReplicaStatus } from './net/replicator.js'
+import type { Replicator } from './net/replicator.js'
 import type { ReplicaHolder } from './net/replica-holder.js'
-
-export type { ContentInfo, GcResult, VerifyResult, PinRecord, OperationOptions, DirEntry, TreePart, TreeMeta }
-export type { CreateTokenInput, IssuedToken, TokenInfo, AuditEntry, AuditQuery }
-
-export interface AddResult {
-  hash: string
-  size: number
-  filename: string
-  is_directory: boolean
-  mime_type: string
-  /** For directories: files and directories imported (the root included). */
-  files?: number
-  directories?: number
-}
-
-export interface PinResult {
-  hash: string
-  priority: number
-  /** `pinned` when the content is here; `fetching` when it is being fetched from peers first. */
-  state?: 'pinned' | 'fetching'
-}
-
-/**
- * A pin's progress: pinned, or waiting for content from peers (queued,
- * fetching, failed with the last error); with the network, how far its
- * replication got (copies known, this node's included).
- */
-export interface PinStatus {
-  priority: number
-  state: 'pinned' | 'queued' | 'fetching' | 'failed'
-  error?: string
-  replication?: ReplicaStatus
-}
-export interface UnpinResult { hash: string, was_pinned: boolean }
-export interface RmResult { hash: string, ref_count: number, pinned: boolean }
-
-export interface NodeStats {
-  storage: {
-    content_count: number
-    file_count: number
-    directory_count: number
-    chunk_count: number
-    /** Bytes of unique chunks stored. */
-    stored_bytes: number
-    /** Sum of the sizes of all file objects (what they would take without dedup). */
-    logical_bytes: number
-    dedup_ratio: number
-    disk_bytes?: number
-    backend: string
-    chunk_size: number
-  } & QuotaStatus // used_bytes, max_bytes, the water marks, what was evicted (store/repo.ts)
-  replication: {
-    /** Copies of every pin the node keeps in the network, its own included (`replication.factor`). */
-    replication_factor: number
-    pinned_content: number
-    /** Work waiting: pins whose copies are to be (re)counted or completed, and pins waiting for their content. */
-    pending_requests: number
-    /** Replication rounds and pin fetches running now. */
-    in_progress: number
-    /** Pins with enough copies. */
-    replicated: number
-    /** Pins whose replication or fetch failed (see GET /pins/status for why). */
-    failed: number
-    /** Content this node holds for peers, and its bytes (against `replication.max_bytes`). */
-    replicas_held: number
-    replica_bytes: number
-  }
-  network: { peer_id: string, connected_peers: number, addresses: string[] }
-}
-
-export interface NetworkInfo {
-  /** Empty when the node runs without the network (the in-process CLI, or network.enabled false). */
-  peer_id: string
-  connected_peers: number
-  peer_list: string[]
-  /** Full multiaddrs, each ending in /p2p/<peer_id>. */
-  addresses: string[]
-  dht: { enabled: boolean, mode?: 'server' | 'client', peer_count: number, bucket_info: Array<{ prefix: string, depth: number, peers: number }> }
-}
-
-export interface HealthInfo { status: 'healthy' | 'unhealthy', timestamp: string, version: string }
-
-export interface ReadOptions { offset?: number, length?: number, signal?: AbortSignal }
-
-export interface OpenHashNode {
-  addPath(path: string, options?: OperationOptions): Promise<AddResult>
-  addStream(source: AsyncIterable<Uint8Array>, meta: { filename: string, mod_time?: string }, options?: OperationOptions & { total?: number }): Promise<AddResult>
-  /** Add a directory tree whose files arrive as a stream of parts (see content/tree.ts). */
-  addTree(parts: AsyncIterable<TreePart>, meta: TreeMeta, options?: OperationOptions): Promise<AddResult>
-  info(hash: string, options?: { signal?: AbortSignal }): Promise<ContentInfo>
-  entries(hash: string, options?: { signal?: AbortSignal }): Promise<DirEntry[]>
-  read(hash: string, options?: ReadOptions): AsyncIterable<Uint8Array>
-  list(options?: { after?: string, limit?: number }): Promise<ContentInfo[]>
-  pin(hash: string, priority?: number): Promise<PinResult>
-  unpin(hash: string): Promise<UnpinResult>
-  pins(): Promise<Record<string, number>>
-  /** Every pin with its state, including pins still waiting for content from peers. */
-  pinStatus(): Promise<Record<string, PinStatus>>
-  rm(hash: string): Promise<RmResult>
-  gc(options?: OperationOptions): Promise<GcResult>
-  stats(): Promise<NodeStats>
-  verify(options?: OperationOptions): Promise<VerifyResult>
-  network(): Promise<NetworkInfo>
-  health(): Promise<HealthInfo>
-  // API tokens and the audit log (admin operations; over HTTP they need an admin token when auth is on)
-  createToken(input: CreateTokenInput): Promise<IssuedToken>
-  listTokens(): Promise<TokenInfo[]>
-  getToken(id: string): Promise<TokenInfo>
-  revokeToken(id: string): Promise<TokenInfo>
-  reactivateToken(id: string): Promise<TokenInfo>
-  /** A new secret for the same token; the old one stops working. */
-  renewToken(id: string, options?: { expires_in_s?: number }): Promise<IssuedToken>
-  /** Audit entries, newest first. */
-  audit(query?: AuditQuery): Promise<AuditEntry[]>
-  close(): Promise<void>
-}
 
 /** The package version (also the daemon's /health version). */
 export const VERSION: string = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')).version
-
-export { MIN_PRIORITY, MAX_PRIORITY, DEFAULT_PRIORITY }
 
 export class LocalNode implements OpenHashNode {
   readonly repo: Repo
@@ -160,8 +46,8 @@ export class LocalNode implements OpenHashNode {
 
   private constructor (private readonly store: OpenedStore, private readonly config: Config) {
     this.repo = store.repo
-    this.tokens = new TokenStore(store.repo.kv)
-    this.auditLog = new AuditLog(store.repo.kv, config.api.audit_max_entries)
+    this.tokens = new TokenStore(store.spaces.tokens)
+    this.auditLog = new AuditLog(store.spaces.audit, config.api.audit_max_entries)
   }
 
   static async open (config: Config, command = 'openhash'): Promise<LocalNode> {
@@ -186,6 +72,7 @@ export class LocalNode implements OpenHashNode {
     const { resolveReplicaBudget } = await import('./net/replica-budget.js')
     this.holder = new ReplicaHolder({
       repo: this.repo,
+      kv: this.store.spaces.replicaAttempts,
       config: this.config.replication,
       budget: resolveReplicaBudget(this.config.replication, this.config.storage.max_bytes, this.dataDir),
       maxObjectBytes: this.config.network.max_object_bytes,
@@ -195,6 +82,7 @@ export class LocalNode implements OpenHashNode {
     await network.serveReplication(this.holder)
     const replicator = this.replicator = new Replicator({
       repo: this.repo,
+      kv: this.store.spaces.replicaRequests,
       net: network.replicationNet(),
       config: this.config.replication,
       searchTimeoutMs: Math.min(this.config.network.search_timeout_ms, 5000),
@@ -286,7 +174,7 @@ export class LocalNode implements OpenHashNode {
    */
   async pin (hash: string, priority: number = DEFAULT_PRIORITY): Promise<PinResult> {
     const h = parseHash(hash)
-    Repo.validatePriority(priority)
+    parsePriority(priority)
     if (this.pinQueue !== undefined && this.net !== undefined && await this.repo.getObject(h) === undefined && await this.net.hasProvider(h)) {
       const rec = await this.repo.wantPin(h, priority)
       this.pinQueue.add(h, rec.priority)

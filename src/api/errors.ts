@@ -7,7 +7,7 @@
  */
 import type { ErrorCode } from '../errors.js'
 import { isOpenHashError, MethodNotAllowedError, RangeNotSatisfiableError } from '../errors.js'
-import { diskFullError, isDiskFull } from '../store/disk-full.js'
+import { diskFullError, isDiskFull } from '../disk-full.js'
 import { CORS_HEADERS } from './middleware/cors.js'
 import { logger } from '../logger.js'
 

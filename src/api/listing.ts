@@ -3,7 +3,7 @@
  * index.html: names escaped, links relative to the page (whose URL always
  * ends in "/"), so the listing works under any prefix or proxy path.
  */
-import type { DirEntry } from '../content/directory.js'
+import type { DirEntry } from '../format/directory.js'
 
 export function escapeHtml (s: string): string {
   return s.replace(/[&<>"']/g, c => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!)

@@ -49,7 +49,6 @@ export interface AuditQuery {
   action?: string
 }
 
-const PREFIX = 'au/'
 const MAX_TIME = 9_999_999_999_999
 const ID_RE = /^[0-9]{13}\/[0-9]{6}$/
 
@@ -58,6 +57,7 @@ export class AuditLog {
   private appended = 0
   private writes: Promise<void> = Promise.resolve()
 
+  /** `kv`: the store's au/ part, as a prefixed view (store/kv.ts `prefixed`, built by openStore). */
   constructor (private readonly kv: KvStore, private readonly maxEntries = 100_000) {}
 
   /** Record an entry (written in order, in the background; `flush` waits for them). */
@@ -68,7 +68,7 @@ export class AuditLog {
     const { time: _t, ...rest } = entry
     const full: AuditEntry = { id, time: at.toISOString(), ...rest }
     this.writes = this.writes.then(async () => {
-      await this.kv.batch([{ type: 'put', key: PREFIX + id, value: Buffer.from(JSON.stringify(full)) }])
+      await this.kv.batch([{ type: 'put', key: id, value: Buffer.from(JSON.stringify(full)) }])
       if (++this.appended % 1000 === 0) await this.prune()
     }).catch((err) => { log.error('audit entry %s not written: %e', id, err) })
     return full
@@ -82,7 +82,7 @@ export class AuditLog {
     if (!Number.isSafeInteger(limit) || limit < 1 || limit > 10_000) throw new InvalidArgumentError('limit must be an integer from 1 to 10000')
     if (query.before !== undefined && !ID_RE.test(query.before)) throw new InvalidArgumentError(`invalid audit cursor: ${query.before}`)
     const out: AuditEntry[] = []
-    for await (const [, v] of this.kv.iterate({ prefix: PREFIX, after: query.before === undefined ? undefined : PREFIX + query.before })) {
+    for await (const [, v] of this.kv.iterate({ prefix: '', after: query.before })) {
       const e = JSON.parse(Buffer.from(v).toString('utf8')) as AuditEntry
       if (query.token_id !== undefined && e.actor.token_id !== query.token_id) continue
       if (query.action !== undefined && !e.action.startsWith(query.action)) continue
@@ -97,7 +97,7 @@ export class AuditLog {
     let n = 0
     let dead: string[] = []
     let removed = 0
-    for await (const [k] of this.kv.iterate({ prefix: PREFIX })) {
+    for await (const [k] of this.kv.iterate({ prefix: '' })) {
       if (++n <= this.maxEntries) continue
       dead.push(k)
       if (dead.length >= 1000) { await this.kv.batch(dead.map(key => ({ type: 'del' as const, key }))); removed += dead.length; dead = [] }

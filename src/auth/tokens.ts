@@ -52,7 +52,6 @@ interface TokenRecord extends Omit<TokenInfo, 'status'> {
   secret_sha256: string
 }
 
-const PREFIX = 'tk/'
 const TOKEN_RE = /^ohk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/
 const EMAIL_RE = /^[^\s@]{1,64}@[^\s@]{1,255}$/
 const NAME_RE = /^[\p{L}\p{N} ._@+-]{1,64}$/u
@@ -101,12 +100,13 @@ export class TokenStore {
   /** Serialises every read-modify-write of a record (admin changes and usage flushes). */
   private readonly lock = new Mutex()
 
+  /** `kv`: the store's tk/ part, as a prefixed view (store/kv.ts `prefixed`, built by openStore). */
   constructor (private readonly kv: KvStore, private readonly flushMs = 2000) {}
 
   /** The stored record; with `withUsage`, uses not yet flushed are added (for display only, never saved). */
   private async load (id: string, withUsage = false): Promise<TokenRecord | undefined> {
     if (!/^[0-9a-f]{16}$/.test(id)) return undefined
-    const v = await this.kv.get(PREFIX + id)
+    const v = await this.kv.get(id)
     if (v === undefined) return undefined
     const rec = dec<TokenRecord>(v)
     const pending = this.usage.get(id)
@@ -122,7 +122,7 @@ export class TokenStore {
   }
 
   private async save (rec: TokenRecord): Promise<void> {
-    await this.kv.batch([{ type: 'put', key: PREFIX + rec.id, value: enc(rec) }], { sync: true })
+    await this.kv.batch([{ type: 'put', key: rec.id, value: enc(rec) }], { sync: true })
   }
 
   private static secret (id: string): { token: string, hash: string } {
@@ -160,8 +160,8 @@ export class TokenStore {
 
   async list (): Promise<TokenInfo[]> {
     const out: TokenInfo[] = []
-    for await (const [k] of this.kv.iterate({ prefix: PREFIX })) {
-      const rec = await this.load(k.slice(PREFIX.length), true)
+    for await (const [k] of this.kv.iterate({ prefix: '' })) {
+      const rec = await this.load(k, true)
       if (rec !== undefined) out.push(infoOf(rec))
     }
     return out.sort((a, b) => a.created_at.localeCompare(b.created_at))
@@ -175,7 +175,7 @@ export class TokenStore {
 
   async count (): Promise<number> {
     let n = 0
-    for await (const _ of this.kv.iterate({ prefix: PREFIX })) n++
+    for await (const _ of this.kv.iterate({ prefix: '' })) n++
     return n
   }
 
@@ -264,14 +264,14 @@ export class TokenStore {
       const ids = [...this.usage.keys()]
       const ops = []
       for (const id of ids) {
-        const v = await this.kv.get(PREFIX + id)
+        const v = await this.kv.get(id)
         const u = this.usage.get(id)
         this.usage.delete(id)
         if (v === undefined || u === undefined) continue
         const rec = dec<TokenRecord>(v)
         rec.usage_count += u.count
         rec.last_used_at = u.last
-        ops.push({ type: 'put' as const, key: PREFIX + id, value: enc(rec) })
+        ops.push({ type: 'put' as const, key: id, value: enc(rec) })
       }
       await this.kv.batch(ops, { sync: false })
     }).catch((err) => { log.error('recording token usage failed: %e', err) })

@@ -5,11 +5,11 @@
 import type { Command } from 'commander'
 import { loadConfig, processSettings, resolveDataDir } from '../config.js'
 import { ConfigInvalidError, isOpenHashError } from '../errors.js'
-import type { OpenHashNode } from '../node.js'
+import type { OpenHashNode } from '../interface.js'
 import { LocalNode } from '../node.js'
 import { OpenHashClient } from '../client/client.js'
 import { readLockInfo } from '../store/open.js'
-import { diskFullError, isDiskFull } from '../store/disk-full.js'
+import { diskFullError, isDiskFull } from '../disk-full.js'
 import { readAdminToken } from '../auth/admin-token.js'
 
 export interface Printer {

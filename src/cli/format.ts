@@ -1,7 +1,7 @@
 /**
  * Human output helpers, in the style of the API reference's CLI examples.
  */
-import type { ContentInfo } from '../store/repo.js'
+import type { ContentInfo } from '../interface.js'
 
 export function humanBytes (n: number): string {
   const units = ['KiB', 'MiB', 'GiB', 'TiB']

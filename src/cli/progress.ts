@@ -1,7 +1,7 @@
 /**
  * A progress bar on stderr, drawn only when stderr is a terminal.
  */
-import type { ProgressEvent } from '../store/repo.js'
+import type { ProgressEvent } from '../interface.js'
 import { humanBytes } from './format.js'
 
 export interface ProgressBar {

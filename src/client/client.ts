@@ -9,7 +9,7 @@ import { createReadStream } from 'node:fs'
 import { relative, sep } from 'node:path'
 import type { Plan } from '../content/importer.js'
 import { fsError, planPath, totalBytes } from '../content/importer.js'
-import { parseHash } from '../content/hash.js'
+import { parseHash } from '../format/hash.js'
 import type { TreeMeta, TreePart } from '../content/tree.js'
 import {
   InvalidArgumentError, isOpenHashError, OpenHashError
@@ -17,8 +17,8 @@ import {
 import type {
   AddResult, AuditEntry, AuditQuery, ContentInfo, CreateTokenInput, DirEntry, GcResult, HealthInfo, IssuedToken, NetworkInfo, NodeStats, OpenHashNode,
   OperationOptions, PinResult, PinStatus, ReadOptions, RmResult, TokenInfo, UnpinResult, VerifyResult
-} from '../node.js'
-import { DEFAULT_PRIORITY } from '../node.js'
+} from '../interface.js'
+import { DEFAULT_PRIORITY } from '../interface.js'
 import type { FormPart } from './multipart.js'
 import { HttpTransport } from './http.js'
 

@@ -7,7 +7,7 @@
 import {
   AbortedError, ApiUnreachableError, BadResponseError, errorFromCode, isOpenHashError, OpenHashError
 } from '../errors.js'
-import type { OperationOptions } from '../node.js'
+import type { OperationOptions } from '../interface.js'
 import type { FormPart } from './multipart.js'
 import { encodeMultipart, multipartLength, newBoundary } from './multipart.js'
 

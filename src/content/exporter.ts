@@ -10,9 +10,8 @@ import { dirname, join, resolve, basename } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { Readable } from 'node:stream'
 import { randomBytes } from 'node:crypto'
-import type { OpenHashNode } from '../node.js'
-import type { OperationOptions } from '../store/repo.js'
-import { validateName } from './directory.js'
+import type { OpenHashNode, OperationOptions } from '../interface.js'
+import { validateName } from '../format/directory.js'
 import { InvalidArgumentError } from '../errors.js'
 
 export interface ExportResult { path: string, files: number, directories: number, bytes: number }

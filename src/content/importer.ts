@@ -8,9 +8,10 @@ import { createReadStream } from 'node:fs'
 import { open, readdir, realpath, stat } from 'node:fs/promises'
 import type { Stats } from 'node:fs'
 import { basename, join, resolve } from 'node:path'
-import type { Guard, ObjectRecord, OperationOptions, Repo } from '../store/repo.js'
-import type { DirEntry } from './directory.js'
-import { validateName } from './directory.js'
+import type { Guard, ObjectRecord, Repo } from '../store/repo.js'
+import type { OperationOptions } from '../interface.js'
+import type { DirEntry } from '../format/directory.js'
+import { validateName } from '../format/directory.js'
 import {
   InvalidArgumentError, OpenHashError, SourceNotFoundError, SourceUnreadableError,
   SymlinkLoopError, UnsupportedFileTypeError

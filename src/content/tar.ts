@@ -15,8 +15,8 @@
  * File bytes are never buffered: headers are yielded, then the chunks exactly
  * as `node.read` yields them, then zero padding to the 512-byte block.
  */
-import type { OpenHashNode } from '../node.js'
-import { validateName } from './directory.js'
+import type { OpenHashNode } from '../interface.js'
+import { validateName } from '../format/directory.js'
 import { CorruptDataError, throwIfAborted } from '../errors.js'
 
 export type TarSource = Pick<OpenHashNode, 'info' | 'entries' | 'read'>

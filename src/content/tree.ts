@@ -6,9 +6,10 @@
  * until the root directory is committed, so an upload that fails or is
  * abandoned half-way leaves only unreferenced objects for the next gc.
  */
-import type { Guard, ObjectRecord, OperationOptions, Repo } from '../store/repo.js'
-import type { DirEntry } from './directory.js'
-import { validateName } from './directory.js'
+import type { Guard, ObjectRecord, Repo } from '../store/repo.js'
+import type { OperationOptions } from '../interface.js'
+import type { DirEntry } from '../format/directory.js'
+import { validateName } from '../format/directory.js'
 import { InvalidArgumentError, throwIfAborted } from '../errors.js'
 
 export type TreePart =
@@ -36,8 +37,8 @@ export function splitRelativePath (path: string): string[] {
   return names
 }
 
-function emptyDir (mod_time?: string): DirNode {
-  return { kind: 'dir', children: new Map(), mod_time }
+function emptyDir (modTime?: string): DirNode {
+  return { kind: 'dir', children: new Map(), mod_time: modTime }
 }
 
 /** The directory node for `names`, creating missing ones; a file in the way is an error. */

@@ -10,7 +10,7 @@
  * is written to the store.
  *
  * Every buffer `take` returns is the sole user of its ArrayBuffer, so it may
- * be moved to a worker and back (content/hasher.ts). `give` takes the whole
+ * be moved to a worker and back (format/hasher.ts). `give` takes the whole
  * ArrayBuffer back: the caller must be done with every view of it. Idle
  * memory is bounded (`maxIdleBytes`) and dropped after `idleMs` without use.
  */

@@ -9,8 +9,8 @@
  */
 import type { Stream } from '@libp2p/interface'
 import { ProtocolError } from '../errors.js'
-import { isHash } from '../content/hash.js'
-import { encodeDirectory } from '../content/directory.js'
+import { isHash } from '../format/hash.js'
+import { encodeDirectory } from '../format/directory.js'
 import type { Repo } from '../store/repo.js'
 import type { Frame } from './wire.js'
 import { MIN_POOLED } from './buffer-pool.js'

@@ -10,8 +10,8 @@
  */
 import { setMaxListeners } from 'node:events'
 import { AbortedError, CorruptDataError, FetchFailedError, InsufficientStorageError, NotFoundError, ProtocolError } from '../errors.js'
-import { sha256hex } from '../content/hash.js'
-import { decodeDirectory } from '../content/directory.js'
+import { sha256hex } from '../format/hash.js'
+import { decodeDirectory } from '../format/directory.js'
 import type { Guard, ObjectRecord, Repo } from '../store/repo.js'
 import type { ExchangeSession, ObjectMessage } from './exchange.js'
 import { FileTransfer } from './file-transfer.js'

@@ -10,8 +10,8 @@
  * the import (`maxAhead`), whatever the size or chunk count a peer claims.
  */
 import { AbortedError, FetchFailedError } from '../errors.js'
-import { FileVerifier } from '../content/hasher.js'
-import type { ChunkHasher } from '../content/hasher.js'
+import { FileVerifier } from '../format/hasher.js'
+import type { ChunkHasher } from '../format/hasher.js'
 import type { Guard, ObjectRecord, Repo } from '../store/repo.js'
 import type { ObjectMessage } from './exchange.js'
 import { ChunkListWindow } from './chunk-list.js'

@@ -19,11 +19,14 @@
 import { setMaxListeners } from 'node:events'
 import type { Config } from '../config.js'
 import type { HoldRecord, Repo } from '../store/repo.js'
+import type { KvStore } from '../store/kv.js'
 import type { ReplicaPolicy, ReplicateRequest } from './replicate.js'
 import type { ReplicaBudget } from './replica-budget.js'
 
 export interface ReplicaHolderOptions {
   repo: Repo
+  /** The store's ra/ part (a prefixed view, store/keys.ts): fetch attempts per held hash. */
+  kv: KvStore
   config: Config['replication']
   budget: ReplicaBudget
   /** network.max_object_bytes */
@@ -45,7 +48,6 @@ export interface HolderStats {
 
 type Verdict = { accept: true } | { accept: false, reason: string }
 
-const attemptsKey = (hash: string): string => `ra/${hash}`
 const slot = (owner: string, hash: string): string => `${owner}/${hash}`
 
 export class ReplicaHolder implements ReplicaPolicy {
@@ -217,7 +219,7 @@ export class ReplicaHolder implements ReplicaPolicy {
         return
       }
       // counted before the fetch starts: a fetch that takes the node down counts too
-      await repo.kv.batch([{ type: 'put', key: attemptsKey(hash), value: Buffer.from(String(attempts + 1)) }], { sync: true })
+      await this.options.kv.batch([{ type: 'put', key: hash, value: Buffer.from(String(attempts + 1)) }], { sync: true })
       const ctrl = new AbortController()
       for (const h of current) this.running.set(slot(h.owner, hash), ctrl)
       try {
@@ -227,7 +229,7 @@ export class ReplicaHolder implements ReplicaPolicy {
       } catch (err) {
         if (stop.aborted) {
           // the node is shutting down: that was no failure of the hold (a crash, on the other hand, stays counted)
-          await repo.kv.batch([{ type: 'put', key: attemptsKey(hash), value: Buffer.from(String(attempts)) }], { sync: true }).catch((e) => {
+          await this.options.kv.batch([{ type: 'put', key: hash, value: Buffer.from(String(attempts)) }], { sync: true }).catch((e) => {
             this.options.log?.(`held replica ${hash}: could not uncount the attempt cut short by shutdown: ${String(e?.message ?? e)}`)
           })
           return
@@ -248,14 +250,14 @@ export class ReplicaHolder implements ReplicaPolicy {
   }
 
   private async attempts (hash: string): Promise<number> {
-    const v = await this.options.repo.kv.get(attemptsKey(hash))
+    const v = await this.options.kv.get(hash)
     const n = v === undefined ? 0 : Number(Buffer.from(v).toString('utf8'))
     return Number.isSafeInteger(n) && n >= 0 ? n : 0
   }
 
   private async clearAttempts (hash: string): Promise<void> {
-    if (await this.options.repo.kv.get(attemptsKey(hash)) === undefined) return
-    await this.options.repo.kv.batch([{ type: 'del', key: attemptsKey(hash) }], { sync: true })
+    if (await this.options.kv.get(hash) === undefined) return
+    await this.options.kv.batch([{ type: 'del', key: hash }], { sync: true })
   }
 
   /** Abort every fetch for a hold (shutdown). */

@@ -13,7 +13,7 @@
  */
 import type { Stream } from '@libp2p/interface'
 import { ProtocolError } from '../errors.js'
-import { isHash } from '../content/hash.js'
+import { isHash } from '../format/hash.js'
 import { FrameReader, json, parseJson, sendFrame } from './wire.js'
 
 export const REPLICATE_PROTOCOL = '/openhash/replicate/1.0.0'

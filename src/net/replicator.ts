@@ -15,11 +15,12 @@
  * `check_interval_s`, and at once when a holder disconnects, so a vanished
  * holder is replaced. Unpinning withdraws the requests from their holders.
  *
- * The peers that accepted are kept at `rr/<hash>` in the repo's kv store, so
+ * The peers that accepted are kept at `rr/<hash>` in the metadata store (its own prefixed view), so
  * they can be probed and withdrawn from after a restart.
  */
 import { setMaxListeners } from 'node:events'
 import type { Repo } from '../store/repo.js'
+import type { KvStore } from '../store/kv.js'
 import type { Config } from '../config.js'
 import type { ReplicateCall } from './replicate.js'
 import { REQ_PROBE, REQ_REPLICATE, REQ_WITHDRAW, RES_ACCEPTED, RES_FAILED, RES_HAVE, RES_REFUSED, RES_STORED } from './replicate.js'
@@ -54,6 +55,8 @@ export interface ReplicaStatus {
 
 export interface ReplicatorOptions {
   repo: Repo
+  /** The store's rr/ part (a prefixed view, store/keys.ts): the peers holding each pin for us, by hash. */
+  kv: KvStore
   net: ReplicationNet
   config: Config['replication']
   /** How long to collect the DHT's providers / candidates per round. */
@@ -81,7 +84,6 @@ interface Job {
 }
 
 const REFUSAL_TTL_MS = 10 * 60_000
-const key = (hash: string): string => `rr/${hash}`
 
 export class Replicator {
   private readonly jobs = new Map<string, Job>()
@@ -124,7 +126,7 @@ export class Replicator {
     if (this.stopped) return
     let job = this.jobs.get(hash)
     if (job === undefined) {
-      const stored = await this.options.repo.kv.get(key(hash))
+      const stored = await this.options.kv.get(hash)
       const holders: string[] = stored === undefined ? [] : JSON.parse(Buffer.from(stored).toString('utf8')).holders ?? []
       job = { hash, priority, seq: this.seq++, state: 'pending', copies: 1, holders: new Set(holders), attempts: 0, due: 0 }
       this.jobs.set(hash, job)
@@ -140,10 +142,10 @@ export class Replicator {
     const job = this.jobs.get(hash)
     this.jobs.delete(hash)
     job?.ctrl?.abort()
-    const stored = await this.options.repo.kv.get(key(hash))
+    const stored = await this.options.kv.get(hash)
     const holders = new Set<string>(job?.holders ?? [])
     if (stored !== undefined) for (const p of JSON.parse(Buffer.from(stored).toString('utf8')).holders ?? []) holders.add(p)
-    if (stored !== undefined) await this.options.repo.kv.batch([{ type: 'del', key: key(hash) }], { sync: true })
+    if (stored !== undefined) await this.options.kv.batch([{ type: 'del', key: hash }], { sync: true })
     await Promise.all([...holders].map(async (peer) => {
       try {
         await this.call(peer, async (c) => {
@@ -358,9 +360,9 @@ export class Replicator {
 
   private async saveHolders (job: Job): Promise<void> {
     if (this.jobs.get(job.hash) !== job) return
-    const { kv } = this.options.repo
-    if (job.holders.size === 0) await kv.batch([{ type: 'del', key: key(job.hash) }], { sync: true })
-    else await kv.batch([{ type: 'put', key: key(job.hash), value: Buffer.from(JSON.stringify({ holders: [...job.holders] })) }], { sync: true })
+    const { kv } = this.options
+    if (job.holders.size === 0) await kv.batch([{ type: 'del', key: job.hash }], { sync: true })
+    else await kv.batch([{ type: 'put', key: job.hash, value: Buffer.from(JSON.stringify({ holders: [...job.holders] })) }], { sync: true })
   }
 
   stop (): void {

@@ -35,7 +35,7 @@ import type { ChunkStore, ChunkStoreStats, CompactResult } from './chunk-store.j
 import { decodeCounters, encodeCounters } from './chunk-store.js'
 import { Mutex } from './mutex.js'
 import { NotFoundError, StoreLockedError } from '../errors.js'
-import { asDiskFull, isDiskFull } from './disk-full.js'
+import { asDiskFull, isDiskFull } from '../disk-full.js'
 
 const STATS_KEY = '!stats'
 const NEXT_KEY = '!next'

@@ -29,13 +29,14 @@ import { decodeCounters, encodeCounters } from './chunk-store.js'
 import type { KvOp, KvStore } from './kv.js'
 import { Mutex } from './mutex.js'
 import { CorruptDataError, NotFoundError } from '../errors.js'
-import { asDiskFull, isDiskFull } from './disk-full.js'
+import { asDiskFull, isDiskFull } from '../disk-full.js'
 import type { SpaceReserve } from './space-reserve.js'
+import { PACK_STATS, PREFIX } from './keys.js'
 
 const MAGIC = Buffer.from('OHC1')
 const HEADER = 40
-const INDEX_PREFIX = 'pk/'
-const STATS_KEY = 'pk!stats'
+const INDEX_PREFIX = PREFIX.packIndex
+const STATS_KEY = PACK_STATS
 
 interface Location { pack: number, offset: number, length: number }
 

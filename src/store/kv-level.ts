@@ -6,7 +6,7 @@ import { ClassicLevel } from 'classic-level'
 import type { KvIterateOptions, KvOp, KvStore } from './kv.js'
 import { prefixEnd } from './kv.js'
 import { StoreLockedError } from '../errors.js'
-import { asDiskFull, isDiskFull } from './disk-full.js'
+import { asDiskFull, isDiskFull } from '../disk-full.js'
 
 export interface LevelKvInit {
   writeBufferSize?: number

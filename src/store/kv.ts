@@ -31,3 +31,24 @@ export interface KvStore {
 export function prefixEnd (prefix: string): string {
   return prefix + '\uffff'
 }
+
+/**
+ * A view of `kv` under `prefix`: keys are given and returned without it, so
+ * an owner (tokens, the audit log, the replicator) sees only its own part of
+ * the store. open/close are no-ops: the underlying store's owner (openStore)
+ * opens and closes it.
+ */
+export function prefixed (kv: KvStore, prefix: string): KvStore {
+  const strip = (key: string): string => key.slice(prefix.length)
+  return {
+    async open () {},
+    async close () {},
+    get: async (key) => await kv.get(prefix + key),
+    getMany: async (keys) => await kv.getMany(keys.map(k => prefix + k)),
+    batch: async (ops, options) => { await kv.batch(ops.map(op => ({ ...op, key: prefix + op.key })), options) },
+    async * iterate (options) {
+      const it = kv.iterate({ ...options, prefix: prefix + options.prefix, after: options.after === undefined ? undefined : prefix + options.after })
+      for await (const [k, v] of it) yield [strip(k), v]
+    }
+  }
+}

@@ -11,8 +11,11 @@ import { LevelChunkStore } from './chunks-level.js'
 import { PackChunkStore } from './chunks-pack.js'
 import { LevelKv } from './kv-level.js'
 import { Repo } from './repo.js'
+import { K, PREFIX } from './keys.js'
+import type { KvStore } from './kv.js'
+import { prefixed } from './kv.js'
 import { StoreIncompatibleError, StoreLockedError } from '../errors.js'
-import { asDiskFull } from './disk-full.js'
+import { asDiskFull } from '../disk-full.js'
 import { SpaceReserve } from './space-reserve.js'
 
 export const STORE_VERSION = 1
@@ -34,8 +37,21 @@ export interface StoreOptions {
 
 export interface LockInfo { pid: number, command: string, started_at: string, api?: string }
 
+/** The metadata store's parts that other owners keep their records in, each a prefixed view (keys.ts PREFIX). */
+export interface StoreSpaces {
+  /** tk/: API tokens (auth/tokens.ts). */
+  tokens: KvStore
+  /** au/: the audit log (auth/audit.ts). */
+  audit: KvStore
+  /** rr/: replicas we asked peers to hold (net/replicator.ts). */
+  replicaRequests: KvStore
+  /** ra/: fetch attempts of replicas held for peers (net/replica-holder.ts). */
+  replicaAttempts: KvStore
+}
+
 export interface OpenedStore {
   repo: Repo
+  spaces: StoreSpaces
   dataDir: string
   close(): Promise<void>
   /** Record extra facts about the holder (e.g. the daemon's API address). */
@@ -92,12 +108,12 @@ async function openStoreUnchecked (dataDir: string, options: StoreOptions, comma
   }
   let chunks: ChunkStore | undefined
   try {
-    const versionRaw = await kv.get('meta/version')
+    const versionRaw = await kv.get(K.version)
     const version = versionRaw === undefined ? undefined : JSON.parse(Buffer.from(versionRaw).toString('utf8'))
     // storage.backend chooses the backend of a new store; an existing store keeps its own
     let backend: ChunkBackend = options.backend
     if (version === undefined) {
-      await kv.batch([{ type: 'put', key: 'meta/version', value: Buffer.from(JSON.stringify({ version: STORE_VERSION, backend, created_at: new Date().toISOString() })) }], { sync: true })
+      await kv.batch([{ type: 'put', key: K.version, value: Buffer.from(JSON.stringify({ version: STORE_VERSION, backend, created_at: new Date().toISOString() })) }], { sync: true })
     } else {
       if (version.version !== STORE_VERSION) throw new StoreIncompatibleError(`data directory ${dataDir} has store version ${String(version.version)}; this openhash reads version ${STORE_VERSION}`)
       if (version.backend !== 'pack' && version.backend !== 'leveldb') throw new StoreIncompatibleError(`data directory ${dataDir} names an unknown chunk backend "${String(version.backend)}"`)
@@ -132,6 +148,12 @@ async function openStoreUnchecked (dataDir: string, options: StoreOptions, comma
   let closed = false
   return {
     repo,
+    spaces: {
+      tokens: prefixed(kv, PREFIX.token),
+      audit: prefixed(kv, PREFIX.audit),
+      replicaRequests: prefixed(kv, PREFIX.replicaRequest),
+      replicaAttempts: prefixed(kv, PREFIX.replicaAttempts)
+    },
     dataDir,
     async updateLock (extra) {
       lock = { ...lock, ...extra }

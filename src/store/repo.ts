@@ -14,212 +14,36 @@
  *   segment's removal and its decrements share one batch.
  * See docs/storage.md.
  */
-import { cidString } from '../content/cid.js'
-import { createHash, randomBytes } from 'node:crypto'
+import type { ContentInfo, GcResult, OperationOptions, QuotaStatus, VerifyResult } from '../interface.js'
+import { DEFAULT_PRIORITY } from '../interface.js'
+import type { DirEntry } from '../format/directory.js'
 import type { ChunkStore } from './chunk-store.js'
-import type { KvOp, KvStore } from './kv.js'
+import type { KvStore } from './kv.js'
 import { Mutex } from './mutex.js'
-import { ChunkPool, chunker } from '../content/chunker.js'
-import { FileHasher, hashOwned } from '../content/hasher.js'
-import type { ChunkHasher } from '../content/hasher.js'
-import type { DirEntry } from '../content/directory.js'
-import { decodeDirectory, hashDirectory } from '../content/directory.js'
-import { sha256hex, sha256hexAsync } from '../content/hash.js'
-import { DIRECTORY_MIME, SNIFF_BYTES, detectMime } from '../content/mime.js'
-import {
-  CorruptDataError, InsufficientStorageError, InvalidPriorityError, IsADirectoryError, NotADirectoryError,
-  NotAddedError, NotFoundError, throwIfAborted
-} from '../errors.js'
+import type { Counters, HoldRecord, ObjectRecord, PinRecord } from './records.js'
+import { readCounters } from './records.js'
+import { Guard, Protections } from './guard.js'
+import { AccessClock } from './access.js'
+import { Manifests } from './manifests.js'
+import { Pins } from './pins.js'
+import type { Collected } from './collect.js'
+import { Collector } from './collect.js'
+import type { EvictResult, QuotaOptions } from './quota.js'
+import { Quota } from './quota.js'
+import { Reader } from './reader.js'
+import { Writer } from './writer.js'
+import type { FileMeta, ImportOptions } from './writer.js'
+import { gc } from './gc.js'
+import { verify } from './verify.js'
+import { logger } from '../logger.js'
 
-/** Chunks per manifest segment: bounds memory and batch size whatever the file size. */
-export const SEGMENT_CHUNKS = 256
-/** Chunks of one add hashed and written concurrently (bounds the extra memory to this many chunks). */
-export const PUT_WINDOW = 8
-export const MIN_PRIORITY = 1
-export const MAX_PRIORITY = 100
-export const DEFAULT_PRIORITY = 1
-/** Last-access times are written (non-synced batch) at most this often. */
-export const ACCESS_FLUSH_MS = 2000
+const log = logger('store')
 
-export interface ObjectRecord {
-  hash: string
-  filename: string
-  mime_type: string
-  size: number
-  mod_time: string
-  created_at: string
-  is_directory: boolean
-  chunk_count: number
-  /** Chunk size the file was split with (files only). */
-  chunk_size?: number
-  /** Manifest id (files only). */
-  manifest?: string
-  /** Number of directory entries (directories only). */
-  entry_count?: number
-  added: boolean
-  refs: number
-}
+export { Guard } from './guard.js'
+export type { Counters, HoldRecord, ObjectRecord, PinRecord } from './records.js'
+export type { EvictResult, QuotaOptions } from './quota.js'
 
-export interface ContentInfo {
-  hash: string
-  /** The hash as the DHT names it: CIDv1, raw, sha2-256 (content/cid.ts). */
-  cid: string
-  filename: string
-  mime_type: string
-  size: number
-  mod_time: string
-  chunk_count: number
-  is_directory: boolean
-  created_at: string
-  ref_count: number
-}
-
-export interface PinRecord { priority: number, pinned_at: string }
-
-/**
- * Content kept on someone else's behalf (a replica held for a peer): like a
- * pin, it keeps the object from gc and eviction, but it is not the user's pin.
- */
-export interface HoldRecord { owner: string, size: number, priority: number, held_at: string }
-
-export interface Counters { objects: number, files: number, directories: number, logical_bytes: number }
-
-export interface GcResult {
-  objects_removed: number
-  chunks_removed: number
-  bytes_freed: number
-  disk_bytes_reclaimed: number
-  manifests_released: number
-  duration_ms: number
-}
-
-/** storage.max_bytes and its water marks (fractions of max_bytes). */
-export interface QuotaOptions {
-  /** Largest sum of stored unique chunk bytes; 0 = unlimited. */
-  maxBytes: number
-  /** After a write, past highWater × maxBytes, eviction runs in the background… */
-  highWater: number
-  /** …down to lowWater × maxBytes. */
-  lowWater: number
-}
-
-export interface QuotaStatus {
-  /** What the quota counts: unique chunk bytes stored (stored_bytes, plus chunks of adds still being written). */
-  used_bytes: number
-  /** storage.max_bytes; 0 = unlimited. */
-  max_bytes: number
-  /** Fractions of max_bytes: past gc_high_water after a write, cached content is evicted down to gc_low_water. */
-  gc_high_water: number
-  gc_low_water: number
-  /** Objects and chunk bytes evicted to make room since the store was opened. */
-  evicted_objects: number
-  evicted_bytes: number
-}
-
-export interface EvictResult { objects_removed: number, bytes_freed: number }
-
-export interface VerifyProblem { kind: 'chunk' | 'object' | 'refcount' | 'manifest', hash: string, message: string }
-
-export interface VerifyResult {
-  ok: boolean
-  chunks_checked: number
-  objects_checked: number
-  bytes_checked: number
-  problems: VerifyProblem[]
-}
-
-export interface ProgressEvent { type: string, bytes?: number, total?: number, [k: string]: unknown }
-
-export interface OperationOptions {
-  signal?: AbortSignal
-  onProgress?: (evt: ProgressEvent) => void
-}
-
-export interface ImportOptions extends OperationOptions {
-  /** A local add (a GC root); false for cached copies fetched from peers. */
-  added: boolean
-  /** Keeps the new object protected until the caller releases it (directory imports). */
-  guard?: Guard
-  /** Expected size, for progress events. */
-  total?: number
-  /** The object must hash to this (content fetched from peers); otherwise nothing is committed. */
-  expectHash?: string
-  /**
-   * Chunks of `chunkSize` bytes whose hashes the caller already knows (e.g. chunks checked against a
-   * peer's chunk list as they arrived): `hasher` names each and gives the whole-file hash, instead of
-   * a FileHasher hashing them again. `release`, when given, is called with each chunk (as the hasher
-   * returned it) once it is written: the import no longer uses its memory.
-   */
-  prehashed?: { hasher: ChunkHasher, chunkSize: number, release?: (bytes: Uint8Array) => void }
-}
-
-export interface FileMeta {
-  filename: string
-  mod_time?: string
-  mime_type?: string
-}
-
-/** Chunks at least this large that the store reads into memory of their own are verified on the hash worker, not through WebCrypto (which copies). */
-const OWNED_HASH_MIN = 64 * 1024
-const enc = (v: unknown): Uint8Array => Buffer.from(JSON.stringify(v))
-const dec = <T>(v: Uint8Array): T => JSON.parse(Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('utf8'))
-const num = (v: Uint8Array | undefined): number => v === undefined ? 0 : Number(Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('latin1'))
-
-const K = {
-  object: (h: string) => `o/${h}`,
-  dir: (h: string) => `d/${h}`,
-  segment: (mid: string, seq: number) => `m/${mid}/${seq.toString(16).padStart(8, '0')}`,
-  segments: (mid: string) => `m/${mid}/`,
-  manifest: (mid: string) => `ms/${mid}`,
-  chunkRef: (h: string) => `c/${h}`,
-  pin: (h: string) => `p/${h}`,
-  want: (h: string) => `pw/${h}`,
-  hold: (h: string, owner: string) => `h/${h}/${owner}`,
-  holds: (h: string) => `h/${h}/`,
-  access: (h: string) => `at/${h}`,
-  counters: 'meta/counters'
-}
-
-interface ManifestState { state: 'staging' | 'live' | 'released', object?: string, created_at: string }
-
-/**
- * Protections for work in progress: chunks written but not yet counted, and
- * objects created inside a directory import that the directory does not yet
- * reference. GC skips protected hashes.
- */
-export class Guard {
-  /** This guard's own protections, hash -> times taken (the repo's maps count all guards). */
-  private readonly chunks = new Map<string, number>()
-  private readonly objects: string[] = []
-  constructor (private readonly repo: Repo) {}
-
-  protectChunk (h: string): void { this.chunks.set(h, (this.chunks.get(h) ?? 0) + 1); this.repo.pendingChunks.set(h, (this.repo.pendingChunks.get(h) ?? 0) + 1) }
-  protectObject (h: string): void { this.objects.push(h); this.repo.pendingObjects.set(h, (this.repo.pendingObjects.get(h) ?? 0) + 1) }
-  get chunkHashes (): readonly string[] { return [...this.chunks.keys()] }
-  get objectHashes (): readonly string[] { return this.objects }
-
-  /** Drop protections taken earlier by this guard (each once: release() will not drop them again). */
-  releaseChunks (hashes: readonly string[]): void {
-    for (const h of hashes) {
-      if (!this.chunks.has(h)) continue
-      dropPending(this.chunks, h)
-      dropPending(this.repo.pendingChunks, h)
-    }
-  }
-
-  release (): void {
-    for (const [h, n] of this.chunks) for (let i = 0; i < n; i++) dropPending(this.repo.pendingChunks, h)
-    for (const h of this.objects) dropPending(this.repo.pendingObjects, h)
-    this.chunks.clear()
-    this.objects.length = 0
-  }
-}
-
-function dropPending (map: Map<string, number>, h: string): void {
-  const n = (map.get(h) ?? 0) - 1
-  if (n <= 0) map.delete(h)
-  else map.set(h, n)
-}
+export type { FileMeta, ImportOptions } from './writer.js'
 
 export interface RepoInit {
   kv: KvStore
@@ -232,52 +56,69 @@ export interface RepoInit {
   quota?: QuotaOptions
 }
 
-/** One add's view of the eviction order (computed on its first eviction). */
-interface AddQuota { candidates?: string[], rescanned: boolean }
-
 export class Repo {
   readonly kv: KvStore
   readonly chunks: ChunkStore
   readonly chunkSize: number
-  private readonly verifyOnRead: boolean
-  private readonly readAhead: number
   /** Serialises every read-modify-write of metadata, and GC's check-then-delete. */
   private readonly lock = new Mutex()
   private readonly gcMutex = new Mutex()
-  readonly pendingChunks = new Map<string, number>()
-  readonly pendingObjects = new Map<string, number>()
-  private readonly activeManifests = new Set<string>()
-  private readonly quota: QuotaOptions
-  /** Unique chunk bytes stored, staged ones included: chunks.stats().bytes at open, then kept up to date by puts and sweeps. */
-  private used?: number
-  private usedLoading?: Promise<void>
-  /** Bytes of new chunks admitted under the quota whose put has not finished. */
-  private reserved = 0
-  /** Last accesses not yet written to `at/<hash>` (hash -> ms); newer than what is stored. */
-  private readonly access = new Map<string, number>()
-  private accessClock = 0
-  private accessTimer?: NodeJS.Timeout
-  /** The background eviction past the high-water mark, while it runs. */
-  private background?: Promise<void>
-  private readonly closing = new AbortController()
-  private evicted = { objects: 0, bytes: 0 }
+  private readonly protections = new Protections()
+  private readonly access: AccessClock
+  private readonly manifests: Manifests
+  private readonly collector: Collector
+  private readonly quotaPart: Quota
+  private readonly reader: Reader
+  private readonly writer: Writer
+
+  private readonly pinsPart: Pins
 
   constructor (init: RepoInit) {
     this.kv = init.kv
+    this.access = new AccessClock(init.kv, this.lock)
+    this.pinsPart = new Pins({ kv: init.kv, lock: this.lock, requireObject: async (h) => await this.requireObject(h) })
+    this.manifests = new Manifests(init.kv, init.chunks, this.lock)
+    this.collector = new Collector({
+      kv: init.kv,
+      chunks: init.chunks,
+      lock: this.lock,
+      protections: this.protections,
+      pins: this.pinsPart,
+      access: this.access,
+      onFreed: (bytes) => { this.quotaPart.freed(bytes) }
+    })
+    this.quotaPart = new Quota({
+      kv: init.kv,
+      chunks: init.chunks,
+      gcMutex: this.gcMutex,
+      protections: this.protections,
+      pins: this.pinsPart,
+      access: this.access,
+      collector: this.collector,
+      manifests: this.manifests
+    }, init.quota ?? { maxBytes: 0, highWater: 1, lowWater: 1 })
     this.chunks = init.chunks
     this.chunkSize = init.chunkSize
-    this.verifyOnRead = init.verifyOnRead ?? true
-    this.readAhead = init.readAhead ?? 4
-    this.quota = init.quota ?? { maxBytes: 0, highWater: 1, lowWater: 1 }
+    this.writer = new Writer({
+      kv: init.kv,
+      chunks: init.chunks,
+      lock: this.lock,
+      protections: this.protections,
+      manifests: this.manifests,
+      quota: this.quotaPart,
+      collector: this.collector,
+      access: this.access,
+      chunkSize: init.chunkSize,
+      requireObject: async (h) => await this.requireObject(h)
+    })
+    this.reader = new Reader({ kv: init.kv, chunks: init.chunks, access: this.access, chunkSize: init.chunkSize, verifyOnRead: init.verifyOnRead ?? true, readAhead: init.readAhead ?? 4 })
   }
 
-  guard (): Guard { return new Guard(this) }
+  guard (): Guard { return new Guard(this.protections) }
 
   /** Load the stored byte count the quota starts from (before the first write). */
   async init (): Promise<void> {
-    if (this.used !== undefined) return
-    this.usedLoading ??= (async () => { this.used ??= (await this.chunks.stats()).bytes })()
-    await this.usedLoading
+    await this.quotaPart.init()
   }
 
   /**
@@ -285,182 +126,40 @@ export class Repo {
    * pending last-access times. Call before closing the stores.
    */
   async close (): Promise<void> {
-    this.closing.abort()
-    if (this.accessTimer !== undefined) { clearTimeout(this.accessTimer); this.accessTimer = undefined }
-    await this.background?.catch(() => {})
-    await this.flushAccess().catch(() => {})
+    this.access.stop()
+    await this.quotaPart.stop()
+    await this.flushAccess().catch((err) => { log.error('writing access times at close failed: %s', err?.message ?? err) })
   }
 
-  // ---------------------------------------------------------------- access order
+  // ---------------------------------------------------------------- access order (store/access.ts)
 
   /** Record a use of `hash` (eviction order: least recently used first). */
-  touch (hash: string): void {
-    this.accessClock = Math.max(Date.now(), this.accessClock + 1)
-    this.access.set(hash, this.accessClock)
-    if (this.accessTimer === undefined && !this.closing.signal.aborted) {
-      this.accessTimer = setTimeout(() => {
-        this.accessTimer = undefined
-        this.flushAccess().catch(() => {})
-      }, ACCESS_FLUSH_MS)
-      this.accessTimer.unref()
-    }
-  }
+  touch (hash: string): void { this.access.touch(hash) }
 
   /** Write pending last-access times (one non-synced batch; only for objects that still exist). */
-  async flushAccess (): Promise<void> {
-    if (this.access.size === 0) return
-    await this.lock.run(async () => {
-      const pending = [...this.access]
-      const present = await this.kv.getMany(pending.map(([h]) => K.object(h)))
-      const ops: KvOp[] = []
-      pending.forEach(([h, at], i) => { if (present[i] !== undefined) ops.push({ type: 'put', key: K.access(h), value: Buffer.from(String(at)) }) })
-      if (ops.length > 0) await this.kv.batch(ops)
-      for (const [h, at] of pending) if (this.access.get(h) === at) this.access.delete(h)
-    })
-  }
+  async flushAccess (): Promise<void> { await this.access.flush() }
 
   /** When `hash` was last used (ms): pending, else stored, else its creation; undefined if there is no such object. */
   async lastAccess (hash: string): Promise<number | undefined> {
     const rec = await this.getObject(hash)
-    if (rec === undefined) return undefined
-    const pending = this.access.get(hash)
-    if (pending !== undefined) return pending
-    const v = await this.kv.get(K.access(hash))
-    return v === undefined ? Date.parse(rec.created_at) : num(v)
+    return rec === undefined ? undefined : await this.access.last(hash, rec.created_at)
   }
 
-  // ---------------------------------------------------------------- reading
+  // ---------------------------------------------------------------- reading (store/reader.ts)
 
-  async getObject (hash: string): Promise<ObjectRecord | undefined> {
-    const v = await this.kv.get(K.object(hash))
-    return v === undefined ? undefined : dec<ObjectRecord>(v)
-  }
-
-  async requireObject (hash: string): Promise<ObjectRecord> {
-    const rec = await this.getObject(hash)
-    if (rec === undefined) throw new NotFoundError(`content not found: ${hash}`, { hash, operation: 'content_retrieval' })
-    return rec
-  }
-
-  static toInfo (rec: ObjectRecord): ContentInfo {
-    return {
-      hash: rec.hash,
-      cid: cidString(rec.hash),
-      filename: rec.filename,
-      mime_type: rec.mime_type,
-      size: rec.size,
-      mod_time: rec.mod_time,
-      chunk_count: rec.chunk_count,
-      is_directory: rec.is_directory,
-      created_at: rec.created_at,
-      ref_count: rec.refs + (rec.added ? 1 : 0)
-    }
-  }
-
-  async info (hash: string): Promise<ContentInfo> {
-    const rec = await this.requireObject(hash)
-    this.touch(hash)
-    return Repo.toInfo(rec)
-  }
-
-  async entries (hash: string): Promise<DirEntry[]> {
-    const rec = await this.requireObject(hash)
-    if (!rec.is_directory) throw new NotADirectoryError(`not a directory: ${hash}`, { hash })
-    this.touch(hash)
-    const v = await this.kv.get(K.dir(hash))
-    if (v === undefined) throw new CorruptDataError(`directory ${hash} has no entries record`, { hash })
-    return decodeDirectory(v)
-  }
-
-  async * list (options: { after?: string, limit?: number } = {}): AsyncGenerator<ContentInfo> {
-    const after = options.after === undefined ? undefined : K.object(options.after)
-    for await (const [, v] of this.kv.iterate({ prefix: 'o/', after, limit: options.limit })) {
-      yield Repo.toInfo(dec<ObjectRecord>(v))
-    }
-  }
-
+  async getObject (hash: string): Promise<ObjectRecord | undefined> { return await this.reader.getObject(hash) }
+  async requireObject (hash: string): Promise<ObjectRecord> { return await this.reader.requireObject(hash) }
+  async info (hash: string): Promise<ContentInfo> { return await this.reader.info(hash) }
+  async entries (hash: string): Promise<DirEntry[]> { return await this.reader.entries(hash) }
+  list (options: { after?: string, limit?: number } = {}): AsyncGenerator<ContentInfo> { return this.reader.list(options) }
   /** Chunk hashes of a file, in order, one segment at a time. */
-  async * manifestChunks (rec: ObjectRecord, fromChunk = 0): AsyncGenerator<string> {
-    if (rec.manifest === undefined) return
-    const firstSeg = Math.floor(fromChunk / SEGMENT_CHUNKS)
-    let skip = fromChunk - firstSeg * SEGMENT_CHUNKS
-    const after = firstSeg === 0 ? undefined : K.segment(rec.manifest, firstSeg - 1)
-    for await (const [, v] of this.kv.iterate({ prefix: K.segments(rec.manifest), after })) {
-      const buf = Buffer.from(v.buffer, v.byteOffset, v.byteLength)
-      for (let off = skip * 32; off < buf.length; off += 32) yield buf.toString('hex', off, off + 32)
-      skip = 0
-    }
-  }
-
+  manifestChunks (rec: ObjectRecord, fromChunk = 0): AsyncGenerator<string> { return this.reader.manifestChunks(rec, fromChunk) }
   /** Stream a file's bytes (optionally a range), verifying each chunk. */
-  async * read (hash: string, options: { offset?: number, length?: number, signal?: AbortSignal } = {}): AsyncGenerator<Uint8Array> {
-    const rec = await this.requireObject(hash)
-    if (rec.is_directory) throw new IsADirectoryError(`is a directory: ${hash}`, { hash })
-    this.touch(hash)
-    const start = Math.max(0, options.offset ?? 0)
-    const end = Math.min(rec.size, options.length === undefined ? rec.size : start + options.length)
-    if (start >= end) return
-    const cs = rec.chunk_size ?? this.chunkSize
-    const first = Math.floor(start / cs)
-    const last = Math.floor((end - 1) / cs)
-    const window: Array<Promise<Uint8Array>> = []
-    let index = first
-    const it = this.manifestChunks(rec, first)[Symbol.asyncIterator]()
-    let pos = first * cs
-    const fill = async (): Promise<void> => {
-      while (window.length < this.readAhead && index <= last) {
-        const next = await it.next()
-        if (next.done === true) throw new CorruptDataError(`manifest of ${hash} is shorter than its size`, { hash })
-        const pending = this.readChunk(next.value)
-        pending.catch(() => {}) // observed when its turn comes; never an unhandled rejection
-        window.push(pending)
-        index++
-      }
-    }
-    try {
-      await fill()
-      while (window.length > 0) {
-        throwIfAborted(options.signal)
-        const chunk = await window.shift()!
-        await fill()
-        const from = Math.max(0, start - pos)
-        const to = Math.min(chunk.byteLength, end - pos)
-        pos += chunk.byteLength
-        yield from === 0 && to === chunk.byteLength ? chunk : chunk.subarray(from, to)
-      }
-    } finally {
-      // settle outstanding reads so none rejects unobserved
-      await Promise.allSettled(window)
-      await it.return?.(undefined)
-    }
-  }
+  read (hash: string, options: { offset?: number, length?: number, signal?: AbortSignal } = {}): AsyncGenerator<Uint8Array> { return this.reader.read(hash, options) }
+  /** One chunk's bytes, checked against their hash with storage.verify_on_read unless `verify` is false. */
+  async readChunk (h: string, options: { verify?: boolean } = {}): Promise<Uint8Array> { return await this.reader.readChunk(h, options) }
 
-  /**
-   * One chunk's bytes. With storage.verify_on_read they are checked against
-   * their hash first (CORRUPT_DATA if damaged), unless `verify` is false: for
-   * readers that check every chunk themselves (a peer fetching from us).
-   */
-  async readChunk (h: string, options: { verify?: boolean } = {}): Promise<Uint8Array> {
-    let bytes: Uint8Array
-    try {
-      bytes = await this.chunks.get(h)
-    } catch (err: any) {
-      if (err?.code === 'NOT_FOUND') throw new CorruptDataError(`missing chunk ${h}`, { chunk: h }, { cause: err })
-      throw err
-    }
-    if (!this.verifyOnRead || options.verify === false) return bytes
-    let actual: string
-    if (this.chunks.ownsReads === true && bytes.byteLength >= OWNED_HASH_MIN) {
-      // the store's own buffer: hashed on the hash worker without a copy (it moves there and back)
-      ({ hash: actual, bytes } = await hashOwned(bytes))
-    } else {
-      actual = await sha256hexAsync(bytes)
-    }
-    if (actual !== h) throw new CorruptDataError(`chunk ${h} is corrupt`, { chunk: h })
-    return bytes
-  }
-
-  // ---------------------------------------------------------------- writing
+  // ---------------------------------------------------------------- writing (store/writer.ts)
 
   /**
    * Import a byte stream as a file object. Resolves once the object is
@@ -468,620 +167,58 @@ export class Repo {
    * `guard`, when given, keeps the new object protected until the caller
    * releases it (directory imports).
    */
-  async importFile (source: AsyncIterable<Uint8Array>, meta: FileMeta, options: ImportOptions): Promise<ObjectRecord> {
-    if (this.used === undefined) await this.init()
-    const guard = options.guard ?? this.guard()
-    const quota: AddQuota = { rescanned: false }
-    const mid = randomBytes(16).toString('hex')
-    this.activeManifests.add(mid)
-    // chunk and whole-file SHA-256 on a worker thread, over pooled chunk buffers
-    const chunkSize = options.prehashed?.chunkSize ?? this.chunkSize
-    const hasher = options.prehashed?.hasher ?? new FileHasher()
-    const pool = options.prehashed === undefined ? new ChunkPool(chunkSize, PUT_WINDOW + 2) : undefined
-    let seg: string[] = []
-    let seq = 0
-    let size = 0
-    let count = 0
-    let head: Buffer | undefined
-    let committed = false
-    let inflight: Promise<void> = Promise.resolve()
-    /**
-     * Chunks being hashed and written, in stream order. Each resolves to its
-     * hash once the chunk is guarded and put; only then does it join `seg`, so
-     * a segment names only chunks already written (commitSegment's flush then
-     * makes them durable before the segment is). Holds at most PUT_WINDOW
-     * chunks; a chunk's buffer goes back to the pool once it is put. (The
-     * chunker copies every piece into pool buffers before asking for the
-     * next, so a source may reuse a piece's memory from then on.)
-     */
-    const window: Array<Promise<string>> = []
-    const collect = async (): Promise<void> => {
-      const h = await window[0]
-      window.shift()
-      seg.push(h)
-      count++
-      if (seg.length >= SEGMENT_CHUNKS) {
-        // one commit in flight: segment k syncs while segment k+1 is read, hashed and written
-        await inflight
-        inflight = this.commitSegment(mid, seq++, seg, guard)
-        inflight.catch(() => {})
-        seg = []
-      }
-    }
-    try {
-      for await (const chunk of chunker(source, chunkSize, pool)) {
-        throwIfAborted(options.signal)
-        if (head === undefined) head = Buffer.from(chunk.subarray(0, SNIFF_BYTES))
-        if (window.length >= PUT_WINDOW) await collect()
-        size += chunk.byteLength
-        // the chunk's memory moves to the hashing worker (which also feeds the
-        // whole-file hash, in stream order) and comes back with its hash
-        const hashed = hasher.chunk(chunk as Buffer)
-        const put = (async () => {
-          const { hash: h, bytes } = await hashed
-          guard.protectChunk(h) // before the put: gc must not sweep it until a segment counts it
-          // room under storage.max_bytes (evicting cached content if need be) before a new chunk is written
-          const reserved = this.quota.maxBytes > 0 ? await this.admit(h, bytes.byteLength, quota) : 0
-          try {
-            // under the repo lock, so gc's check-then-delete of an orphan chunk never
-            // interleaves with this put (put skips chunks the store already has)
-            await this.lock.run(async () => {
-              if (await this.chunks.put(h, bytes)) this.used! += bytes.byteLength
-            })
-          } finally {
-            this.reserved -= reserved
-          }
-          pool?.give(bytes) // written (or copied by the store): the buffer may be reused
-          options.prehashed?.release?.(bytes)
-          return h
-        })()
-        put.catch(() => {}) // observed when collected (or settled on failure); never an unhandled rejection
-        window.push(put)
-        options.onProgress?.({ type: 'add:bytes', bytes: size, total: options.total })
-      }
-      while (window.length > 0) await collect()
-      throwIfAborted(options.signal)
-      await inflight
-      // A file of one segment (most files) commits its segment and counts in the final synced
-      // batch: one fsync, not two. Longer files committed their segments as they went.
-      const single = seq === 0
-      if (single) await this.chunks.flush()
-      else if (seg.length > 0) await this.commitSegment(mid, seq++, seg, guard)
-      const hash = await hasher.digest()
-      if (options.expectHash !== undefined && hash !== options.expectHash) {
-        // content from a peer that is not what was asked for: never committed, swept below
-        throw new CorruptDataError(`content does not match its hash: expected ${options.expectHash}, got ${hash}`, { expected: options.expectHash, actual: hash })
-      }
-      const { record, dedup } = await this.lock.run(async () => {
-        const existing = await this.getObject(hash)
-        if (existing !== undefined) {
-          // single: no manifest was ever written; this add's chunks are swept below
-          const ops: KvOp[] = single ? [] : [{ type: 'put', key: K.manifest(mid), value: enc({ state: 'released', created_at: new Date().toISOString() }) }]
-          if (options.added && !existing.added) {
-            existing.added = true
-            ops.push({ type: 'put', key: K.object(hash), value: enc(existing) })
-          }
-          if (ops.length > 0) await this.kv.batch(ops, { sync: true })
-          guard.protectObject(hash)
-          return { record: existing, dedup: true }
-        }
-        const now = new Date().toISOString()
-        const record: ObjectRecord = {
-          hash,
-          filename: meta.filename,
-          mime_type: meta.mime_type ?? detectMime(meta.filename, head ?? Buffer.alloc(0)),
-          size,
-          mod_time: meta.mod_time ?? now,
-          created_at: now,
-          is_directory: false,
-          chunk_count: count,
-          chunk_size: chunkSize,
-          manifest: mid,
-          added: options.added,
-          refs: 0
-        }
-        const counters = await this.counters()
-        counters.objects++
-        counters.files++
-        counters.logical_bytes += size
-        const ops: KvOp[] = single ? await this.segmentOps(mid, 0, seg) : []
-        ops.push(
-          { type: 'put', key: K.object(hash), value: enc(record) },
-          { type: 'put', key: K.manifest(mid), value: enc({ state: 'live', object: hash, created_at: now }) },
-          { type: 'put', key: K.counters, value: enc(counters) }
-        )
-        await this.kv.batch(ops, { sync: true })
-        guard.protectObject(hash)
-        return { record, dedup: false }
-      })
-      committed = true
-      this.touch(hash)
-      if (single) {
-        guard.releaseChunks(seg) // counted now (or, after a dedup, never: unreferenced ones are swept)
-        if (dedup) await this.sweepChunks(seg).catch(() => {})
-      } else if (dedup) await this.releaseManifest(mid)
-      this.afterWrite(hash)
-      return record
-    } catch (err) {
-      // no put or commit may race the cleanup: let every one settle first
-      await Promise.allSettled(window)
-      await inflight.catch(() => {})
-      hasher.dispose()
-      if (!committed) await this.abandon(mid, guard)
-      throw err
-    } finally {
-      this.activeManifests.delete(mid)
-      if (options.guard === undefined) guard.release()
-    }
-  }
+  async importFile (source: AsyncIterable<Uint8Array>, meta: FileMeta, options: ImportOptions): Promise<ObjectRecord> { return await this.writer.importFile(source, meta, options) }
 
-  private async commitSegment (mid: string, seq: number, seg: string[], guard: Guard): Promise<void> {
-    await this.chunks.flush()
-    await this.lock.run(async () => {
-      const ops = await this.segmentOps(mid, seq, seg)
-      if (seq === 0) ops.push({ type: 'put', key: K.manifest(mid), value: enc({ state: 'staging', created_at: new Date().toISOString() }) })
-      // synced: a later synced batch does not make this one durable when LevelDB switched
-      // memtables in between (it closes the old log without fsync); one fsync per 256 chunks
-      await this.kv.batch(ops, { sync: true })
-    })
-    guard.releaseChunks(seg)
-  }
-
-  /** The segment and its chunk-count increments (read-modify-write: call under the lock). */
-  private async segmentOps (mid: string, seq: number, seg: string[]): Promise<KvOp[]> {
-    const counts = new Map<string, number>()
-    for (const h of seg) counts.set(h, (counts.get(h) ?? 0) + 1)
-    const keys = [...counts.keys()]
-    const current = await this.kv.getMany(keys.map(K.chunkRef))
-    const ops: KvOp[] = keys.map((h, i) => ({ type: 'put', key: K.chunkRef(h), value: Buffer.from(String(num(current[i]) + counts.get(h)!)) }))
-    ops.push({ type: 'put', key: K.segment(mid, seq), value: Buffer.from(seg.join(''), 'hex') })
-    return ops
-  }
-
-  /** An add that failed or was aborted: unwind its manifest and sweep what it alone wrote. */
-  private async abandon (mid: string, guard: Guard): Promise<void> {
-    // chunks written but never counted by a segment; the counted ones come back from releaseManifest
-    const uncounted = [...guard.chunkHashes]
-    try {
-      await this.lock.run(async () => {
-        if (await this.kv.get(K.manifest(mid)) !== undefined) {
-          await this.kv.batch([{ type: 'put', key: K.manifest(mid), value: enc({ state: 'released', created_at: new Date().toISOString() }) }])
-        }
-      })
-      guard.releaseChunks(uncounted)
-      // staged chunks are only deletable once indexed: flush first, so none is left to count against the quota
-      if (uncounted.length > 0) await this.chunks.flush()
-      await this.sweepChunks(uncounted)
-      await this.releaseManifest(mid, async (zeroed) => { await this.sweepChunks(zeroed) })
-    } catch {
-      // leftovers stay for the next gc
-    }
-  }
-
-  /**
-   * Unwind a released manifest: one atomic batch per segment. `onZeroed`
-   * hears, batch by batch, the chunks no manifest counts any more.
-   */
-  private async releaseManifest (mid: string, onZeroed?: (chunks: string[]) => Promise<void>): Promise<void> {
-    for (;;) {
-      const batch: Array<[string, Uint8Array]> = []
-      for await (const kv of this.kv.iterate({ prefix: K.segments(mid), limit: 4 })) batch.push(kv)
-      if (batch.length === 0) break
-      const zeroed: string[] = []
-      await this.lock.run(async () => {
-        for (const [key, v] of batch) {
-          const buf = Buffer.from(v.buffer, v.byteOffset, v.byteLength)
-          const counts = new Map<string, number>()
-          for (let off = 0; off < buf.length; off += 32) {
-            const h = buf.toString('hex', off, off + 32)
-            counts.set(h, (counts.get(h) ?? 0) + 1)
-          }
-          const keys = [...counts.keys()]
-          const current = await this.kv.getMany(keys.map(K.chunkRef))
-          const ops: KvOp[] = keys.map((h, i) => {
-            const n = num(current[i]) - counts.get(h)!
-            if (n <= 0) zeroed.push(h)
-            return n > 0 ? { type: 'put', key: K.chunkRef(h), value: Buffer.from(String(n)) } : { type: 'del', key: K.chunkRef(h) }
-          })
-          ops.push({ type: 'del', key })
-          await this.kv.batch(ops, { sync: true }) // see commitSegment
-        }
-      })
-      if (onZeroed !== undefined && zeroed.length > 0) await onZeroed(zeroed)
-    }
-    await this.lock.run(async () => {
-      await this.kv.batch([{ type: 'del', key: K.manifest(mid) }], { sync: true })
-    })
-  }
-
-  /**
-   * Store a directory object for `entries` (whose objects must exist and be
-   * protected by `guard`). Resolves once durable.
-   */
-  async commitDirectory (entries: DirEntry[], meta: { filename: string, mod_time?: string }, options: { added: boolean, guard: Guard }): Promise<ObjectRecord> {
-    const { hash, encoding } = hashDirectory(entries)
-    return await this.lock.run(async () => {
-      const existing = await this.getObject(hash)
-      if (existing !== undefined) {
-        if (options.added && !existing.added) {
-          existing.added = true
-          await this.kv.batch([{ type: 'put', key: K.object(hash), value: enc(existing) }], { sync: true })
-        }
-        options.guard.protectObject(hash)
-        this.touch(hash)
-        return existing
-      }
-      const counts = new Map<string, number>()
-      for (const e of entries) counts.set(e.hash, (counts.get(e.hash) ?? 0) + 1)
-      const children = [...counts.keys()]
-      const values = await this.kv.getMany(children.map(K.object))
-      const ops: KvOp[] = []
-      children.forEach((h, i) => {
-        const v = values[i]
-        if (v === undefined) throw new NotFoundError(`directory entry object not found: ${h}`, { hash: h })
-        const child = dec<ObjectRecord>(v)
-        child.refs += counts.get(h)!
-        ops.push({ type: 'put', key: K.object(h), value: enc(child) })
-      })
-      const now = new Date().toISOString()
-      const record: ObjectRecord = {
-        hash,
-        filename: meta.filename,
-        mime_type: DIRECTORY_MIME,
-        size: entries.reduce((s, e) => s + e.size, 0),
-        mod_time: meta.mod_time ?? now,
-        created_at: now,
-        is_directory: true,
-        chunk_count: 0,
-        entry_count: entries.length,
-        added: options.added,
-        refs: 0
-      }
-      const counters = await this.counters()
-      counters.objects++
-      counters.directories++
-      ops.push({ type: 'put', key: K.object(hash), value: enc(record) })
-      ops.push({ type: 'put', key: K.dir(hash), value: encoding })
-      ops.push({ type: 'put', key: K.counters, value: enc(counters) })
-      await this.kv.batch(ops, { sync: true })
-      options.guard.protectObject(hash)
-      this.touch(hash)
-      return record
-    })
-  }
+  /** Store a directory object for `entries` (whose objects must exist and be protected by `guard`). Resolves once durable. */
+  async commitDirectory (entries: DirEntry[], meta: { filename: string, mod_time?: string }, options: { added: boolean, guard: Guard }): Promise<ObjectRecord> { return await this.writer.commitDirectory(entries, meta, options) }
 
   /** Release a local add. The object stays until gc finds nothing else holds it. */
-  async rm (hash: string): Promise<ContentInfo> {
-    return await this.lock.run(async () => {
-      const rec = await this.requireObject(hash)
-      if (!rec.added) {
-        throw new NotAddedError(`not a local add: ${hash} (referenced by ${rec.refs} director${rec.refs === 1 ? 'y' : 'ies'})`, { hash, ref_count: rec.refs })
-      }
-      rec.added = false
-      await this.kv.batch([{ type: 'put', key: K.object(hash), value: enc(rec) }], { sync: true })
-      return Repo.toInfo(rec)
-    })
-  }
+  async rm (hash: string): Promise<ContentInfo> { return await this.writer.rm(hash) }
 
-  // ---------------------------------------------------------------- pins
+  // ---------------------------------------------------------------- pins and holds (store/pins.ts)
 
-  static validatePriority (priority: unknown): number {
-    const p = typeof priority === 'string' && /^-?\d+$/.test(priority.trim()) ? Number(priority) : priority
-    if (typeof p !== 'number' || !Number.isInteger(p) || p < MIN_PRIORITY || p > MAX_PRIORITY) {
-      throw new InvalidPriorityError(`invalid priority: ${String(priority)} (expected an integer from ${MIN_PRIORITY} to ${MAX_PRIORITY})`, { priority: String(priority) })
-    }
-    return p
-  }
-
-  async pin (hash: string, priority: number = DEFAULT_PRIORITY): Promise<PinRecord> {
-    return await this.writePin(K.pin(hash), priority, async () => { await this.requireObject(hash) })
-  }
-
+  async pin (hash: string, priority: number = DEFAULT_PRIORITY): Promise<PinRecord> { return await this.pinsPart.pin(hash, priority) }
   /** Returns whether it was pinned. */
-  async unpin (hash: string): Promise<boolean> {
-    return await this.deletePin(K.pin(hash))
-  }
-
-  /** Write a pin record (pin or wanted pin) durably; pinning again keeps the first pinned_at. */
-  private async writePin (key: string, priority: number, check?: () => Promise<void>): Promise<PinRecord> {
-    const p = Repo.validatePriority(priority)
-    return await this.lock.run(async () => {
-      await check?.()
-      const prev = await this.kv.get(key)
-      const rec: PinRecord = { priority: p, pinned_at: prev === undefined ? new Date().toISOString() : dec<PinRecord>(prev).pinned_at }
-      await this.kv.batch([{ type: 'put', key, value: enc(rec) }], { sync: true })
-      return rec
-    })
-  }
-
-  private async deletePin (key: string): Promise<boolean> {
-    return await this.lock.run(async () => {
-      if (await this.kv.get(key) === undefined) return false
-      await this.kv.batch([{ type: 'del', key }], { sync: true })
-      return true
-    })
-  }
-
-  /**
-   * Pins asked for content that is not here yet: kept durably until the
-   * content arrives (then pinned) or the pin is withdrawn.
-   */
-  async wantPin (hash: string, priority: number): Promise<PinRecord> {
-    return await this.writePin(K.want(hash), priority)
-  }
-
+  async unpin (hash: string): Promise<boolean> { return await this.pinsPart.unpin(hash) }
+  /** A pin asked for content that is not here yet (kept until it arrives or is withdrawn). */
+  async wantPin (hash: string, priority: number): Promise<PinRecord> { return await this.pinsPart.wantPin(hash, priority) }
   /** Withdraw a wanted pin; returns whether there was one. */
-  async unwantPin (hash: string): Promise<boolean> {
-    return await this.deletePin(K.want(hash))
-  }
-
+  async unwantPin (hash: string): Promise<boolean> { return await this.pinsPart.unwantPin(hash) }
   /** The content arrived: turn the wanted pin into a pin, in one batch. */
-  async fulfilPin (hash: string): Promise<PinRecord | undefined> {
-    return await this.lock.run(async () => {
-      const want = await this.kv.get(K.want(hash))
-      if (want === undefined) return undefined
-      await this.requireObject(hash)
-      await this.kv.batch([{ type: 'put', key: K.pin(hash), value: want }, { type: 'del', key: K.want(hash) }], { sync: true })
-      return dec<PinRecord>(want)
-    })
-  }
-
-  async wantedPins (): Promise<Map<string, PinRecord>> {
-    const out = new Map<string, PinRecord>()
-    for await (const [k, v] of this.kv.iterate({ prefix: 'pw/' })) out.set(k.slice(3), dec<PinRecord>(v))
-    return out
-  }
-
-  async getPin (hash: string): Promise<PinRecord | undefined> {
-    const v = await this.kv.get(K.pin(hash))
-    return v === undefined ? undefined : dec<PinRecord>(v)
-  }
-
-  async pins (): Promise<Map<string, PinRecord>> {
-    const out = new Map<string, PinRecord>()
-    for await (const [k, v] of this.kv.iterate({ prefix: 'p/' })) out.set(k.slice(2), dec<PinRecord>(v))
-    return out
-  }
-
-  // ---------------------------------------------------------------- holds
-
+  async fulfilPin (hash: string): Promise<PinRecord | undefined> { return await this.pinsPart.fulfilPin(hash) }
+  async wantedPins (): Promise<Map<string, PinRecord>> { return await this.pinsPart.wantedPins() }
+  async getPin (hash: string): Promise<PinRecord | undefined> { return await this.pinsPart.getPin(hash) }
+  async pins (): Promise<Map<string, PinRecord>> { return await this.pinsPart.pins() }
   /** Keep `hash` on behalf of `owner` (durable; the content may arrive later). */
-  async hold (hash: string, owner: string, info: { size: number, priority: number }): Promise<HoldRecord> {
-    const rec: HoldRecord = { owner, size: info.size, priority: info.priority, held_at: new Date().toISOString() }
-    await this.lock.run(async () => {
-      await this.kv.batch([{ type: 'put', key: K.hold(hash, owner), value: enc(rec) }], { sync: true })
-    })
-    return rec
-  }
-
+  async hold (hash: string, owner: string, info: { size: number, priority: number }): Promise<HoldRecord> { return await this.pinsPart.hold(hash, owner, info) }
   /** Stop keeping `hash` for `owner`; returns whether there was such a hold. */
-  async unhold (hash: string, owner: string): Promise<boolean> {
-    return await this.deletePin(K.hold(hash, owner))
-  }
-
+  async unhold (hash: string, owner: string): Promise<boolean> { return await this.pinsPart.unhold(hash, owner) }
   /** Every hold, by content hash. */
-  async holds (): Promise<Map<string, HoldRecord[]>> {
-    const out = new Map<string, HoldRecord[]>()
-    for await (const [k, v] of this.kv.iterate({ prefix: 'h/' })) {
-      const hash = k.slice(2, 66)
-      const list = out.get(hash) ?? []
-      list.push(dec<HoldRecord>(v))
-      out.set(hash, list)
-    }
-    return out
-  }
-
-  /** The holds of one hash (a prefix read, not a scan of every hold). */
-  async holdsOf (hash: string): Promise<HoldRecord[]> {
-    const out: HoldRecord[] = []
-    for await (const [, v] of this.kv.iterate({ prefix: K.holds(hash) })) out.push(dec<HoldRecord>(v))
-    return out
-  }
-
+  async holds (): Promise<Map<string, HoldRecord[]>> { return await this.pinsPart.holds() }
+  /** The holds of one hash. */
+  async holdsOf (hash: string): Promise<HoldRecord[]> { return await this.pinsPart.holdsOf(hash) }
   /** Whether something keeps `hash` from collection: a pin or a hold. */
-  async isKept (hash: string): Promise<boolean> {
-    if (await this.kv.get(K.pin(hash)) !== undefined) return true
-    for await (const _ of this.kv.iterate({ prefix: K.holds(hash), limit: 1 })) return true
-    return false
-  }
+  async isKept (hash: string): Promise<boolean> { return await this.pinsPart.isKept(hash) }
 
   // ---------------------------------------------------------------- stats
 
   async counters (): Promise<Counters> {
-    const v = await this.kv.get(K.counters)
-    return v === undefined ? { objects: 0, files: 0, directories: 0, logical_bytes: 0 } : dec<Counters>(v)
+    return await readCounters(this.kv)
   }
 
-  // ---------------------------------------------------------------- quota and eviction
+  // ---------------------------------------------------------------- quota and eviction (store/quota.ts)
 
   /** What the quota counts, and what eviction has done since the store was opened. */
-  async quotaStatus (): Promise<QuotaStatus> {
-    if (this.used === undefined) await this.init()
-    return {
-      used_bytes: this.used!,
-      max_bytes: this.quota.maxBytes,
-      gc_high_water: this.quota.highWater,
-      gc_low_water: this.quota.lowWater,
-      evicted_objects: this.evicted.objects,
-      evicted_bytes: this.evicted.bytes
-    }
-  }
+  async quotaStatus (): Promise<QuotaStatus> { return await this.quotaPart.status() }
 
-  /**
-   * Under a quota, whether the chunk store's dead space (disk bytes beyond
-   * the live ones) exceeds the eviction band, (1 - gc_low_water) ×
-   * max_bytes (at least a tenth of it): then compaction rewrites every pack
-   * with dead space, the active one included, so that disk use stays near
-   * max_bytes (defect 7 of issue 13; see docs/storage.md).
-   */
-  private async bloated (): Promise<boolean> {
-    const { maxBytes, lowWater } = this.quota
-    if (maxBytes === 0) return false
-    const st = await this.chunks.stats()
-    if (st.disk_bytes === undefined) return false
-    return st.disk_bytes - st.bytes > Math.max(1 - lowWater, 0.1) * maxBytes
-  }
+  /** Objects eviction may remove, least recently used first. */
+  async evictionCandidates (exclude?: ReadonlySet<string>): Promise<string[]> { return await this.quotaPart.candidates(exclude) }
 
-  private fits (bytes: number): boolean {
-    return this.used! + this.reserved + bytes <= this.quota.maxBytes
-  }
-
-  /**
-   * Admit a chunk of `bytes` under the quota before it is put: reserve its
-   * bytes if they fit; else, if the store does not have the chunk already,
-   * evict cached content (least recently used first) until they fit, or fail
-   * with INSUFFICIENT_STORAGE. Returns the bytes reserved (released by the
-   * caller once the put is done). The chunk must already be guarded.
-   */
-  private async admit (hash: string, bytes: number, state: AddQuota): Promise<number> {
-    if (this.fits(bytes)) { this.reserved += bytes; return bytes }
-    if (await this.chunks.has(hash)) return 0 // stored already: the put writes nothing
-    return await this.gcMutex.run(async () => {
-      for (;;) {
-        if (this.fits(bytes)) { this.reserved += bytes; return bytes }
-        state.candidates ??= await this.evictionCandidates()
-        const next = state.candidates.shift()
-        if (next !== undefined) {
-          await this.evictTree(next)
-          // what eviction deleted is dead pack space: reclaimed before it outgrows the quota's band
-          if (this.fits(bytes) && await this.bloated()) await this.chunks.compact({ threshold: 1 })
-          continue
-        }
-        // objects may have become evictable since the list was made: look once more
-        if (state.rescanned) break
-        state.rescanned = true
-        state.candidates = undefined
-      }
-      const max = this.quota.maxBytes
-      throw new InsufficientStorageError(
-        `not enough storage: storage.max_bytes is ${max} bytes, ${this.used! + this.reserved} are in use by pinned, added or in-progress content, and this write needs ${bytes} more; nothing else can be evicted`,
-        { max_bytes: max, used_bytes: this.used!, reserved_bytes: this.reserved, needed_bytes: bytes })
-    })
-  }
-
-  /**
-   * Objects eviction may remove, least recently used first: no directory
-   * names them (refs 0), not local adds, not pinned, not held, not
-   * protected by an add in progress (what gc collects), and not awaited by
-   * a wanted pin.
-   */
-  async evictionCandidates (exclude?: ReadonlySet<string>): Promise<string[]> {
-    const kept = new Set<string>()
-    for await (const [k] of this.kv.iterate({ prefix: 'p/' })) kept.add(k.slice(2))
-    for await (const [k] of this.kv.iterate({ prefix: 'h/' })) kept.add(k.slice(2, 66))
-    // content fetched for a wanted pin is about to be pinned (Repo.fulfilPin): not evicted meanwhile
-    for await (const [k] of this.kv.iterate({ prefix: 'pw/' })) kept.add(k.slice(3))
-    const found: Array<{ hash: string, at: number }> = []
-    for await (const [k, v] of this.kv.iterate({ prefix: 'o/' })) {
-      const hash = k.slice(2)
-      if (kept.has(hash) || this.pendingObjects.has(hash) || exclude?.has(hash) === true) continue
-      const rec = dec<ObjectRecord>(v)
-      if (rec.refs === 0 && !rec.added) found.push({ hash, at: Date.parse(rec.created_at) })
-    }
-    if (found.length === 0) return []
-    const stored = await this.kv.getMany(found.map(c => K.access(c.hash)))
-    found.forEach((c, i) => {
-      const at = this.access.get(c.hash) ?? (stored[i] === undefined ? undefined : num(stored[i]))
-      if (at !== undefined && Number.isFinite(at)) c.at = at
-    })
-    found.sort((a, b) => a.at - b.at || (a.hash < b.hash ? -1 : a.hash > b.hash ? 1 : 0))
-    return found.map(c => c.hash)
-  }
-
-  /** Collect `hash` if nothing keeps it, cascading into a directory's children, and sweep the chunks it alone held. */
-  private async evictTree (hash: string): Promise<EvictResult> {
-    const result: EvictResult = { objects_removed: 0, bytes_freed: 0 }
-    const sweep = async (zeroed: string[]): Promise<void> => { result.bytes_freed += (await this.sweepChunks(zeroed)).bytes }
-    let work = [hash]
-    while (work.length > 0) {
-      const next: string[] = []
-      for (const h of work) {
-        const removed = await this.collectObject(h)
-        if (removed === undefined) continue
-        result.objects_removed++
-        if (removed.manifest !== undefined) await this.releaseManifest(removed.manifest, sweep)
-        next.push(...removed.orphans)
-      }
-      work = next
-    }
-    this.evicted.objects += result.objects_removed
-    this.evicted.bytes += result.bytes_freed
-    return result
-  }
-
-  /**
-   * Evict cached content, least recently used first, until the stored bytes
-   * are at most `targetBytes` (or nothing evictable is left). One eviction
-   * or gc at a time. `exclude` names objects to leave alone.
-   */
-  async evict (targetBytes: number, options: OperationOptions & { exclude?: ReadonlySet<string> } = {}): Promise<EvictResult> {
-    if (this.used === undefined) await this.init()
-    return await this.gcMutex.run(async () => await this.evictDown(targetBytes, options))
-  }
-
-  /**
-   * Remove those of `hashes` that are only cache (what eviction may remove:
-   * not added, pinned, held, wanted, referenced by a directory or protected
-   * by work in progress), with what they alone hold. For a fetch that failed:
-   * the objects it stored on the way are not left behind.
-   */
-  async dropCached (hashes: readonly string[]): Promise<EvictResult> {
-    if (this.used === undefined) await this.init()
-    return await this.gcMutex.run(async () => {
-      const wanted = new Set<string>()
-      for await (const [k] of this.kv.iterate({ prefix: 'pw/' })) wanted.add(k.slice(3))
-      const total: EvictResult = { objects_removed: 0, bytes_freed: 0 }
-      // parents first: removing a directory leaves its children unreferenced, and they go with it
-      for (const h of [...hashes].reverse()) {
-        if (wanted.has(h)) continue
-        const r = await this.evictTree(h)
-        total.objects_removed += r.objects_removed
-        total.bytes_freed += r.bytes_freed
-      }
-      // not evictions to make room: the quota's counters stay as they were
-      this.evicted.objects -= total.objects_removed
-      this.evicted.bytes -= total.bytes_freed
-      return total
-    })
-  }
-
-  private async evictDown (targetBytes: number, options: OperationOptions & { exclude?: ReadonlySet<string> }): Promise<EvictResult> {
-    const result: EvictResult = { objects_removed: 0, bytes_freed: 0 }
-    if (this.used! + this.reserved <= targetBytes) return result
-    for (const hash of await this.evictionCandidates(options.exclude)) {
-      if (this.used! + this.reserved <= targetBytes || options.signal?.aborted === true) break
-      const r = await this.evictTree(hash)
-      result.objects_removed += r.objects_removed
-      result.bytes_freed += r.bytes_freed
-      options.onProgress?.({ type: 'evict:objects', count: result.objects_removed, bytes: result.bytes_freed })
-    }
-    return result
-  }
-
-  /**
-   * After a write: past the high-water mark, evict in the background down to
-   * the low-water mark (never the object just written), then compact. At
-   * most one such run at a time.
-   */
-  private afterWrite (hash: string): void {
-    const { maxBytes, highWater, lowWater } = this.quota
-    if (maxBytes === 0 || this.background !== undefined || this.closing.signal.aborted) return
-    if (this.used! + this.reserved <= highWater * maxBytes) return
-    const signal = this.closing.signal
-    this.background = this.gcMutex.run(async () => {
-      const r = await this.evictDown(Math.floor(lowWater * maxBytes), { exclude: new Set([hash]), signal })
-      if (signal.aborted) return
-      if (await this.bloated()) await this.chunks.compact({ threshold: 1 })
-      else if (r.objects_removed > 0) await this.chunks.compact()
-    }).catch((err) => {
-      process.stderr.write(`[store] background eviction failed: ${String(err?.message ?? err)}\n`)
-    }).finally(() => { this.background = undefined })
-  }
+  /** Remove those of `hashes` that are only cache, with what they alone hold (after a failed fetch). */
+  async dropCached (hashes: readonly string[]): Promise<EvictResult> { return await this.quotaPart.dropCached(hashes) }
 
   /** Resolves once no background eviction runs (tests, shutdown). */
-  async idle (): Promise<void> {
-    while (this.background !== undefined) await this.background
-  }
+  async idle (): Promise<void> { await this.quotaPart.idle() }
 
   // ---------------------------------------------------------------- gc
 
@@ -1092,216 +229,30 @@ export class Repo {
    * Safe to run while adds run; resumable after a crash at any point.
    */
   async gc (options: OperationOptions = {}): Promise<GcResult> {
-    return await this.gcMutex.run(async () => {
-      const started = Date.now()
-      const result: GcResult = { objects_removed: 0, chunks_removed: 0, bytes_freed: 0, disk_bytes_reclaimed: 0, manifests_released: 0, duration_ms: 0 }
-
-      // 1. manifests left by crashed adds, dedups and deletions
-      const toRelease: string[] = []
-      await this.lock.run(async () => {
-        const ops: KvOp[] = []
-        for await (const [k, v] of this.kv.iterate({ prefix: 'ms/' })) {
-          const mid = k.slice(3)
-          if (this.activeManifests.has(mid)) continue
-          const st = dec<ManifestState>(v)
-          if (st.state === 'live') continue
-          if (st.state === 'staging') ops.push({ type: 'put', key: k, value: enc({ ...st, state: 'released' }) })
-          toRelease.push(mid)
-        }
-        await this.kv.batch(ops, { sync: true })
-      })
-      for (const mid of toRelease) { await this.releaseManifest(mid); result.manifests_released++ }
-      options.onProgress?.({ type: 'gc:manifests', count: result.manifests_released })
-
-      // 2. objects, cascading into directories' children
-      let work: string[] = []
-      for await (const [k, v] of this.kv.iterate({ prefix: 'o/' })) {
-        const rec = dec<ObjectRecord>(v)
-        if (rec.refs === 0 && !rec.added) work.push(k.slice(2))
-      }
-      while (work.length > 0) {
-        throwIfAborted(options.signal)
-        const next: string[] = []
-        for (const hash of work) {
-          const removed = await this.collectObject(hash)
-          if (removed === undefined) continue
-          result.objects_removed++
-          if (removed.manifest !== undefined) { await this.releaseManifest(removed.manifest); result.manifests_released++ }
-          next.push(...removed.orphans)
-        }
-        work = next
-      }
-      options.onProgress?.({ type: 'gc:objects', count: result.objects_removed })
-
-      // 3. chunks no manifest counts
-      let batch: string[] = []
-      const flushBatch = async (): Promise<void> => {
-        const { count, bytes } = await this.sweepChunks(batch)
-        result.chunks_removed += count
-        result.bytes_freed += bytes
-        batch = []
-      }
-      for await (const { hash } of this.chunks.entries()) {
-        batch.push(hash)
-        if (batch.length >= 1024) await flushBatch()
-      }
-      await flushBatch()
-      options.onProgress?.({ type: 'gc:chunks', count: result.chunks_removed })
-
-      // 4. reclaim disk space
-      const compacted = await this.chunks.compact()
-      result.disk_bytes_reclaimed = compacted.reclaimed_bytes
-      result.duration_ms = Date.now() - started
-      return result
-    })
+    return await this.gcMutex.run(async () => await gc({
+      kv: this.kv,
+      chunks: this.chunks,
+      lock: this.lock,
+      protections: this.protections,
+      manifests: this.manifests,
+      collectObject: async (h) => await this.collectObject(h),
+      sweepChunks: async (hs) => await this.sweepChunks(hs)
+    }, options))
   }
 
-  /** Delete `hash` if nothing holds it. Returns its manifest and children left unreferenced. */
-  private async collectObject (hash: string): Promise<{ manifest?: string, orphans: string[] } | undefined> {
-    return await this.lock.run(async () => {
-      const rec = await this.getObject(hash)
-      if (rec === undefined || rec.refs > 0 || rec.added || this.pendingObjects.has(hash)) return undefined
-      if (await this.isKept(hash)) return undefined
-      const ops: KvOp[] = [{ type: 'del', key: K.object(hash) }, { type: 'del', key: K.access(hash) }]
-      this.access.delete(hash)
-      const orphans: string[] = []
-      const counters = await this.counters()
-      counters.objects--
-      if (rec.is_directory) {
-        counters.directories--
-        const v = await this.kv.get(K.dir(hash))
-        ops.push({ type: 'del', key: K.dir(hash) })
-        const entries = v === undefined ? [] : decodeDirectory(v)
-        const counts = new Map<string, number>()
-        for (const e of entries) counts.set(e.hash, (counts.get(e.hash) ?? 0) + 1)
-        const children = [...counts.keys()]
-        const values = await this.kv.getMany(children.map(K.object))
-        children.forEach((h, i) => {
-          const cv = values[i]
-          if (cv === undefined) return
-          const child = dec<ObjectRecord>(cv)
-          child.refs = Math.max(0, child.refs - counts.get(h)!)
-          ops.push({ type: 'put', key: K.object(h), value: enc(child) })
-          if (child.refs === 0 && !child.added) orphans.push(h)
-        })
-      } else {
-        counters.files--
-        counters.logical_bytes -= rec.size
-        if (rec.manifest !== undefined) {
-          ops.push({ type: 'put', key: K.manifest(rec.manifest), value: enc({ state: 'released', created_at: new Date().toISOString() }) })
-        }
-      }
-      ops.push({ type: 'put', key: K.counters, value: enc(counters) })
-      await this.kv.batch(ops, { sync: true })
-      return { manifest: rec.manifest, orphans }
-    })
-  }
+  /** Delete `hash` if nothing holds it (store/collect.ts). */
+  private async collectObject (hash: string): Promise<Collected | undefined> { return await this.collector.collectObject(hash) }
 
-  /** Delete those of `hashes` that no manifest counts and no add protects. */
-  private async sweepChunks (hashes: readonly string[]): Promise<{ count: number, bytes: number }> {
-    if (hashes.length === 0) return { count: 0, bytes: 0 }
-    return await this.lock.run(async () => {
-      const unique = [...new Set(hashes)]
-      const refs = await this.kv.getMany(unique.map(K.chunkRef))
-      const dead = unique.filter((h, i) => refs[i] === undefined && !this.pendingChunks.has(h))
-      if (dead.length === 0) return { count: 0, bytes: 0 }
-      const present: string[] = []
-      for (const h of dead) if (await this.chunks.has(h)) present.push(h)
-      const bytes = await this.chunks.delete(present)
-      if (this.used !== undefined) this.used -= bytes
-      return { count: present.length, bytes }
-    })
-  }
+  /** Delete those of `hashes` that no manifest counts and no add protects (store/collect.ts). */
+  private async sweepChunks (hashes: readonly string[]): Promise<{ count: number, bytes: number }> { return await this.collector.sweepChunks(hashes) }
 
   // ---------------------------------------------------------------- verify
 
   /**
-   * Re-hash every chunk and every object, and recompute every reference count.
-   * Reports problems; changes nothing.
+   * Re-hash every chunk and every object, and recompute every reference
+   * count (store/verify.ts). Reports problems; changes nothing.
    */
   async verify (options: OperationOptions = {}): Promise<VerifyResult> {
-    const problems: VerifyProblem[] = []
-    let chunksChecked = 0
-    let objectsChecked = 0
-    let bytesChecked = 0
-    const present = new Set<string>()
-
-    for await (const { hash, size } of this.chunks.entries()) {
-      throwIfAborted(options.signal)
-      chunksChecked++
-      present.add(hash)
-      try {
-        const bytes = await this.chunks.get(hash)
-        bytesChecked += bytes.byteLength
-        if (bytes.byteLength !== size || sha256hex(bytes) !== hash) problems.push({ kind: 'chunk', hash, message: 'chunk bytes do not match their hash' })
-      } catch (err: any) {
-        problems.push({ kind: 'chunk', hash, message: `chunk unreadable: ${err?.message ?? String(err)}` })
-      }
-      if (chunksChecked % 64 === 0) options.onProgress?.({ type: 'verify:chunks', count: chunksChecked, bytes: bytesChecked })
-    }
-
-    // expected chunk refcounts from every manifest segment
-    const expected = new Map<string, number>()
-    const manifests = new Set<string>()
-    for await (const [k, v] of this.kv.iterate({ prefix: 'm/' })) {
-      manifests.add(k.split('/')[1])
-      const buf = Buffer.from(v.buffer, v.byteOffset, v.byteLength)
-      for (let off = 0; off < buf.length; off += 32) {
-        const h = buf.toString('hex', off, off + 32)
-        expected.set(h, (expected.get(h) ?? 0) + 1)
-      }
-    }
-    for await (const [k, v] of this.kv.iterate({ prefix: 'c/' })) {
-      const h = k.slice(2)
-      const n = num(v)
-      if (expected.get(h) !== n) problems.push({ kind: 'refcount', hash: h, message: `chunk refcount is ${n}, manifests hold ${expected.get(h) ?? 0}` })
-      expected.delete(h)
-    }
-    for (const [h, n] of expected) problems.push({ kind: 'refcount', hash: h, message: `chunk refcount missing, manifests hold ${n}` })
-    for (const mid of manifests) {
-      if (await this.kv.get(K.manifest(mid)) === undefined) problems.push({ kind: 'manifest', hash: mid, message: 'manifest segments without a manifest record' })
-    }
-
-    // objects: content hashes and directory references
-    const expectedRefs = new Map<string, number>()
-    const objects = new Map<string, number>()
-    for await (const [, v] of this.kv.iterate({ prefix: 'o/' })) {
-      throwIfAborted(options.signal)
-      const rec = dec<ObjectRecord>(v)
-      objectsChecked++
-      objects.set(rec.hash, rec.refs)
-      try {
-        if (rec.is_directory) {
-          for (const e of await this.entries(rec.hash)) expectedRefs.set(e.hash, (expectedRefs.get(e.hash) ?? 0) + 1)
-          const dv = await this.kv.get(K.dir(rec.hash))
-          if (dv === undefined || sha256hex(dv) !== rec.hash) problems.push({ kind: 'object', hash: rec.hash, message: 'directory encoding does not match its hash' })
-        } else {
-          const h = createHash('sha256')
-          let size = 0
-          let n = 0
-          for await (const ch of this.manifestChunks(rec)) {
-            n++
-            if (!present.has(ch)) { problems.push({ kind: 'object', hash: rec.hash, message: `missing chunk ${ch}` }); continue }
-            const bytes = await this.chunks.get(ch)
-            h.update(bytes)
-            size += bytes.byteLength
-          }
-          if (n !== rec.chunk_count) problems.push({ kind: 'object', hash: rec.hash, message: `manifest has ${n} chunks, record says ${rec.chunk_count}` })
-          else if (size !== rec.size || h.digest('hex') !== rec.hash) problems.push({ kind: 'object', hash: rec.hash, message: 'content does not match its hash' })
-          const ms = rec.manifest === undefined ? undefined : await this.kv.get(K.manifest(rec.manifest))
-          if (ms === undefined || dec<ManifestState>(ms).state !== 'live') problems.push({ kind: 'manifest', hash: rec.hash, message: 'object has no live manifest' })
-        }
-      } catch (err: any) {
-        problems.push({ kind: 'object', hash: rec.hash, message: err?.message ?? String(err) })
-      }
-      options.onProgress?.({ type: 'verify:objects', count: objectsChecked })
-    }
-    for (const [h, refs] of objects) {
-      if ((expectedRefs.get(h) ?? 0) !== refs) problems.push({ kind: 'refcount', hash: h, message: `object refs is ${refs}, directories hold ${expectedRefs.get(h) ?? 0}` })
-      expectedRefs.delete(h)
-    }
-    for (const h of expectedRefs.keys()) problems.push({ kind: 'object', hash: h, message: 'directory entry points to a missing object' })
-
-    return { ok: problems.length === 0, chunks_checked: chunksChecked, objects_checked: objectsChecked, bytes_checked: bytesChecked, problems }
+    return await verify({ kv: this.kv, chunks: this.chunks }, options)
   }
 }

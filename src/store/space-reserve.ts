@@ -16,7 +16,7 @@
  */
 import { open, rename, statfs, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
-import { diskFullError } from './disk-full.js'
+import { diskFullError } from '../disk-full.js'
 
 const PIECE = 1024 * 1024
 

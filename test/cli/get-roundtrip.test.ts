@@ -34,7 +34,7 @@ async function tree (root: string): Promise<Map<string, Node>> {
   return out
 }
 
-/** The canonical directory encoding (src/content/directory.ts header comment). */
+/** The canonical directory encoding (src/format/directory.ts header comment). */
 function dirHash (entries: Array<{ name: string, type: 'file' | 'dir', hash: string, size: number }>): string {
   const sorted = [...entries].sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)))
   const h = createHash('sha256').update('openhashdb-dir-v1\n')

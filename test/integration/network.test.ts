@@ -143,7 +143,7 @@ describe('five nodes on loopback: A adds, E (not connected to A) fetches through
     } finally {
       routing.provide = original
     }
-    const { cidString } = await import('../../src/content/cid.js')
+    const { cidString } = await import('../../src/format/cid.js')
     expect(order.slice(0, 2)).toEqual([cidString(hashes[1]), cidString(hashes[0])])
     expect(order).toContain(cidString(hashes[2]))
     expect(new Set(order).size).toBe(order.length)

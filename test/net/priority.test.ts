@@ -68,6 +68,7 @@ describe('pin priorities order background work', () => {
     const config = loadConfig({ dataDir: dir!.path, env: {}, overrides: { replication: { factor: 2, concurrency: 1, max_attempts: 1 } } })
     const r = new Replicator({
       repo: store.repo,
+      kv: store.spaces.replicaRequests,
       net,
       config: config.replication,
       searchTimeoutMs: 1000,
@@ -108,7 +109,7 @@ describe('pin priorities order background work', () => {
       onPeerJoined: (cb) => { joined = cb }
     }
     const config = loadConfig({ dataDir: dir!.path, env: {}, overrides: { replication: { factor: 2, max_attempts: 1, retry_max_ms: 600_000 } } })
-    const r = new Replicator({ repo: store.repo, net, config: config.replication, searchTimeoutMs: 1000, onRound: (h) => { rounds.push(h) } })
+    const r = new Replicator({ repo: store.repo, kv: store.spaces.replicaRequests, net, config: config.replication, searchTimeoutMs: 1000, onRound: (h) => { rounds.push(h) } })
     stoppers.push(() => { r.stop() })
     await r.start()
     await until('the first round', () => rounds.length === 1 && r.status()[hashes[0]].state === 'pending' && r.status()[hashes[0]].error !== undefined)

@@ -4,7 +4,7 @@
  */
 import { describe, it, expect, beforeEach, afterEach } from 'vitest'
 import type { ChunkStore } from '../../src/store/chunk-store.js'
-import { sha256hex } from '../../src/content/hash.js'
+import { sha256hex } from '../../src/format/hash.js'
 import { prng } from '../helpers/tmp.js'
 
 export interface ChunkStoreFactory {

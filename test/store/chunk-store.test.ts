@@ -4,7 +4,7 @@ import { describe, it, expect } from 'vitest'
 import { LevelChunkStore } from '../../src/store/chunks-level.js'
 import { PackChunkStore } from '../../src/store/chunks-pack.js'
 import { LevelKv } from '../../src/store/kv-level.js'
-import { sha256hex } from '../../src/content/hash.js'
+import { sha256hex } from '../../src/format/hash.js'
 import { prng, tempDir } from '../helpers/tmp.js'
 import { chunkStoreCompliance } from './chunk-store.compliance.js'
 

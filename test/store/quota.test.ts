@@ -10,8 +10,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { toErrorResponse } from '../../src/api/errors.js'
-import { sha256hex } from '../../src/content/hash.js'
-import type { DirEntry } from '../../src/content/directory.js'
+import { sha256hex } from '../../src/format/hash.js'
+import type { DirEntry } from '../../src/format/directory.js'
 import { isOpenHashError } from '../../src/errors.js'
 import type { ChunkBackend, OpenedStore } from '../../src/store/open.js'
 import { openStore } from '../../src/store/open.js'

@@ -8,8 +8,8 @@
 import { describe, it, expect, afterEach } from 'vitest'
 import { createHash } from 'node:crypto'
 import type { Repo } from '../../src/store/repo.js'
-import { sha256hex } from '../../src/content/hash.js'
-import type { DirEntry } from '../../src/content/directory.js'
+import { sha256hex } from '../../src/format/hash.js'
+import type { DirEntry } from '../../src/format/directory.js'
 import { collect, once, prng } from '../helpers/tmp.js'
 import { openTestStore } from '../helpers/repo.js'
 

@@ -9,7 +9,7 @@
  */
 import type { MiddlewareHandler } from 'hono'
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
-import type { NetworkInfo, NodeStats, OpenHashNode } from '../../node.js'
+import type { NetworkInfo, NodeStats, OpenHashNode } from '../../interface.js'
 import { bytesIn, requestInfo, routeLabel } from './request-info.js'
 
 const PREFIX = 'openhash_'

@@ -6,10 +6,10 @@
  */
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
 import { lookup as mimeLookup } from 'mime-types'
-import { parseHash } from '../../content/hash.js'
+import { parseHash } from '../../format/hash.js'
 import { tarDirectory, tarLength } from '../../content/tar.js'
 import { InvalidArgumentError, IsADirectoryError, NotFoundError, RangeNotSatisfiableError } from '../../errors.js'
-import type { ContentInfo, DirEntry } from '../../node.js'
+import type { ContentInfo, DirEntry } from '../../interface.js'
 import { contentDisposition, etagMatches, IMMUTABLE, parseRange, sendBody } from '../http-content.js'
 import { renderListing } from '../listing.js'
 import { CORS_HEADERS } from '../middleware/cors.js'

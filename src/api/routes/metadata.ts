@@ -1,7 +1,7 @@
 /** Metadata: GET /info/:hash, /entries/:hash and /list (paged by `after`, `limit`, `offset`). */
-import { parseHash } from '../../content/hash.js'
+import { parseHash } from '../../format/hash.js'
 import { InvalidArgumentError } from '../../errors.js'
-import type { ContentInfo } from '../../node.js'
+import type { ContentInfo } from '../../interface.js'
 import type { C } from '../route.js'
 import { Routes, signalOf } from '../route.js'
 

@@ -1,8 +1,6 @@
 /** Pins and the lifecycle of local adds: POST /pin/:hash, DELETE /unpin/:hash, GET /pins, /pins/status, DELETE /content/:hash. */
-import { parseHash } from '../../content/hash.js'
-import { InvalidPriorityError } from '../../errors.js'
-import { DEFAULT_PRIORITY, MAX_PRIORITY, MIN_PRIORITY } from '../../node.js'
-import { Repo } from '../../store/repo.js'
+import { parseHash } from '../../format/hash.js'
+import { DEFAULT_PRIORITY, parsePriority } from '../../interface.js'
 import { Routes } from '../route.js'
 
 export const pins = new Routes()
@@ -10,9 +8,8 @@ export const pins = new Routes()
 pins.route({ method: 'POST', path: '/pin/:hash', scope: 'write', rate: 'metadata', audit: { action: 'pin', target: { param: 'hash' } } }, async (c) => {
   const hash = parseHash(c.req.param('hash'))
   const raw = c.req.query('priority')
-  // strict: digits only (no spaces, signs, exponents); then the range check
-  if (raw !== undefined && raw !== '' && !/^\d{1,3}$/.test(raw)) throw new InvalidPriorityError(`invalid priority: ${raw} (expected an integer from ${MIN_PRIORITY} to ${MAX_PRIORITY})`, { priority: raw })
-  const priority = raw === undefined || raw === '' ? DEFAULT_PRIORITY : Repo.validatePriority(Number(raw))
+  // the one priority rule (interface.ts): digits only, 1-100
+  const priority = raw === undefined || raw === '' ? DEFAULT_PRIORITY : parsePriority(raw)
   const res = await c.var.deps.node.pin(hash, priority)
   return c.json({ hash: res.hash, priority: res.priority, state: res.state ?? 'pinned', message: res.state === 'fetching' ? 'Pin recorded; fetching the content from peers' : 'Content pinned successfully' })
 })

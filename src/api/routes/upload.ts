@@ -4,7 +4,7 @@
  * is ever held in memory. The token may come as the `access_token` form
  * field, before the first file part (middleware/auth.ts).
  */
-import { cidString } from '../../content/cid.js'
+import { cidString } from '../../format/cid.js'
 import { prefetch } from '../../content/prefetch.js'
 import type { TreeMeta, TreePart } from '../../content/tree.js'
 import { InvalidArgumentError, PayloadTooLargeError, UnavailableError } from '../../errors.js'

@@ -1,7 +1,6 @@
 import type { Command } from 'commander'
 import { withNode } from '../context.js'
-import { DEFAULT_PRIORITY, MAX_PRIORITY, MIN_PRIORITY } from '../../node.js'
-import { Repo } from '../../store/repo.js'
+import { DEFAULT_PRIORITY, MAX_PRIORITY, MIN_PRIORITY, parsePriority } from '../../interface.js'
 
 export function register (program: Command): void {
   program.command('pin')
@@ -10,7 +9,7 @@ export function register (program: Command): void {
     .option('-p, --priority <n>', 'pin priority, higher first', String(DEFAULT_PRIORITY))
     .action(async (hash: string, opts: { priority: string }, cmd: Command) => {
       await withNode(cmd, async ({ node, print }) => {
-        const res = await node.pin(hash, Repo.validatePriority(opts.priority))
+        const res = await node.pin(hash, parsePriority(opts.priority))
         const fetching = res.state === 'fetching'
         print.result({ ...res, message: fetching ? 'Pin recorded; fetching the content from peers' : 'Content pinned successfully' })
         print.line(fetching ? `📌 Pin recorded, fetching from peers: ${res.hash}` : `📌 Pinned: ${res.hash}`)

@@ -1,7 +1,7 @@
 import type { Command } from 'commander'
 import { withNode } from '../context.js'
 import type { Printer } from '../context.js'
-import type { TokenInfo } from '../../node.js'
+import type { TokenInfo } from '../../interface.js'
 import { InvalidArgumentError } from '../../errors.js'
 
 /** "30d", "12h", "45m", "90s" or plain seconds. */

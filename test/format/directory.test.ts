@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest'
 import { createHash } from 'node:crypto'
-import { decodeDirectory, encodeDirectory, hashDirectory } from '../../src/content/directory.js'
-import type { DirEntry } from '../../src/content/directory.js'
+import { decodeDirectory, encodeDirectory, hashDirectory } from '../../src/format/directory.js'
+import type { DirEntry } from '../../src/format/directory.js'
 
 const H = (c: string): string => c.repeat(64)
 

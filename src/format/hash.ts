@@ -31,11 +31,3 @@ export function parseHash (value: unknown): string {
   }
   return value.toLowerCase()
 }
-
-export function hexToBytes (hex: string): Uint8Array {
-  return Buffer.from(hex, 'hex')
-}
-
-export function bytesToHex (bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')
-}

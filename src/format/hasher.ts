@@ -17,46 +17,12 @@
  * then costs the main thread a full pass over the data as well.
  */
 import { Worker } from 'node:worker_threads'
+import { hashWorkerMain, type WorkerReply, type WorkerRequest } from './hash-worker.js'
 
-const WORKER_SOURCE = `
-const { parentPort } = require('node:worker_threads')
-const { createHash } = require('node:crypto')
-// id -> { hash: the running whole-file hash, next: index of the next chunk it takes (check only) }
-const files = new Map()
-parentPort.on('message', (m) => {
-  try {
-    if (m.op === 'drop') { files.delete(m.id); return }
-    if (m.op === 'hash') {
-      const hex = createHash('sha256').update(m.bytes).digest('hex')
-      parentPort.postMessage({ hex, bytes: m.bytes }, [m.bytes.buffer])
-      return
-    }
-    let file = files.get(m.id)
-    if (file === undefined) files.set(m.id, file = { hash: createHash('sha256'), next: 0 })
-    if (m.op === 'chunk') {
-      file.hash.update(m.bytes)
-      const hex = createHash('sha256').update(m.bytes).digest('hex')
-      parentPort.postMessage({ hex, bytes: m.bytes }, [m.bytes.buffer])
-    } else if (m.op === 'check') {
-      // the whole-file hash takes a chunk only if it is the next one and intact
-      let hex = ''
-      let fed = false
-      if (m.index === file.next) {
-        hex = createHash('sha256').update(m.bytes).digest('hex')
-        if (hex === m.expect) { file.hash.update(m.bytes); file.next++; fed = true }
-      }
-      parentPort.postMessage({ hex, fed, bytes: m.bytes }, [m.bytes.buffer])
-    } else {
-      files.delete(m.id)
-      parentPort.postMessage({ hex: file.hash.digest('hex') })
-    }
-  } catch (err) {
-    parentPort.postMessage({ error: String((err && err.message) || err) })
-  }
-})
-`
+/** The worker's program: hashWorkerMain's own source, called with the worker's port and createHash. */
+const WORKER_SOURCE = `(${hashWorkerMain.toString()})(require('node:worker_threads').parentPort, require('node:crypto').createHash)`
 
-interface Reply { hex: string, bytes?: Uint8Array, fed?: boolean }
+type Reply = Omit<WorkerReply, 'error'>
 interface Pending { resolve: (reply: Reply) => void, reject: (err: unknown) => void }
 
 let worker: Worker | undefined
@@ -76,7 +42,7 @@ function getWorker (): Worker {
   if (worker !== undefined) return worker
   const w = new Worker(WORKER_SOURCE, { eval: true, name: 'openhash-hasher' })
   w.unref() // referenced only while replies are owed (see request)
-  w.on('message', (m: Reply & { error?: string }) => {
+  w.on('message', (m: WorkerReply) => {
     const p = pending.shift()
     if (pending.length === 0) w.unref()
     if (p === undefined) return
@@ -89,12 +55,12 @@ function getWorker (): Worker {
   return w
 }
 
-function request (message: { op: 'chunk' | 'check' | 'digest' | 'hash', id: number, bytes?: Uint8Array, index?: number, expect?: string }): Promise<Reply> {
+function request (message: Exclude<WorkerRequest, { op: 'drop' }>): Promise<Reply> {
   const w = getWorker()
   return new Promise<Reply>((resolve, reject) => {
     pending.push({ resolve, reject })
     if (pending.length === 1) w.ref() // keep the process alive until the answer arrives
-    w.postMessage(message, message.bytes !== undefined ? [message.bytes.buffer as ArrayBuffer] : [])
+    w.postMessage(message, 'bytes' in message ? [message.bytes.buffer as ArrayBuffer] : [])
   })
 }
 
@@ -137,12 +103,12 @@ abstract class WorkerFile {
   dispose (): void {
     if (this.done) return
     this.done = true
-    worker?.postMessage({ op: 'drop', id: this.id })
+    const drop: WorkerRequest = { op: 'drop', id: this.id }
+    worker?.postMessage(drop)
   }
 }
 
 export class FileHasher extends WorkerFile implements ChunkHasher {
-
   /**
    * The chunk's SHA-256 (lowercase hex); its bytes also go into the whole-file
    * hash. `bytes` must be the only user of its whole ArrayBuffer (e.g. from
@@ -155,7 +121,6 @@ export class FileHasher extends WorkerFile implements ChunkHasher {
     const back = reply.bytes!
     return { hash: reply.hex, bytes: Buffer.from(back.buffer, back.byteOffset, back.byteLength) }
   }
-
 }
 
 /** The outcome of FileVerifier.check. */
@@ -178,7 +143,6 @@ export interface CheckResult {
  * simply checked again, once its replacement is fed.
  */
 export class FileVerifier extends WorkerFile {
-
   /**
    * Check chunk `index` against `expect` (lowercase hex). `bytes` must be the
    * only user of its whole ArrayBuffer: the buffer is moved to the worker and
@@ -191,5 +155,4 @@ export class FileVerifier extends WorkerFile {
     const fed = reply.fed === true
     return { fed, corrupt: !fed && reply.hex !== '', bytes: Buffer.from(back.buffer, back.byteOffset, back.byteLength) }
   }
-
 }

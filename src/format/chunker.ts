@@ -39,7 +39,7 @@ export async function * chunker (source: AsyncIterable<Uint8Array>, chunkSize: n
 
 /**
  * Chunk buffers for reuse, each the sole user of its ArrayBuffer, so it can
- * be moved to a hashing worker and back without a copy (content/hasher.ts).
+ * be moved to a hashing worker and back without a copy (format/hasher.ts).
  * Holds at most `keep` idle buffers; `take` allocates when none is idle, so
  * it never waits.
  */

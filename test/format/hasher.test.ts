@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest'
 import { createHash, randomBytes } from 'node:crypto'
-import { FileVerifier, hashOwned } from '../../src/content/hasher.js'
+import { FileVerifier, hashOwned } from '../../src/format/hasher.js'
 
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
 /** A copy in memory of its own, as the verifier moves it to the worker. */

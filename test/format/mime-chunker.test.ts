@@ -1,8 +1,8 @@
 import { describe, it, expect } from 'vitest'
-import { detectMime, sniffMime } from '../../src/content/mime.js'
-import { ChunkPool, chunker } from '../../src/content/chunker.js'
-import { FileHasher } from '../../src/content/hasher.js'
-import { parseHash, sha256hex } from '../../src/content/hash.js'
+import { detectMime, sniffMime } from '../../src/format/mime.js'
+import { ChunkPool, chunker } from '../../src/format/chunker.js'
+import { FileHasher } from '../../src/format/hasher.js'
+import { parseHash, sha256hex } from '../../src/format/hash.js'
 import { collect } from '../helpers/tmp.js'
 
 describe('mime detection', () => {

@@ -6,8 +6,8 @@
  * error: INSUFFICIENT_STORAGE (HTTP 507) with a message that says the disk
  * is full, distinct from the storage.max_bytes quota's message.
  */
-import { InsufficientStorageError, isOpenHashError } from '../errors.js'
-import type { OpenHashError } from '../errors.js'
+import { InsufficientStorageError, isOpenHashError } from './errors.js'
+import type { OpenHashError } from './errors.js'
 
 const CODES = new Set(['ENOSPC', 'EDQUOT', 'EFBIG'])
 const TEXT = /no space left on device|disk quota exceeded|file too large/i

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { CID } from 'multiformats/cid'
 import { createHash } from 'node:crypto'
-import { cidString, cidToHash, hashToCid } from '../../src/content/cid.js'
+import { cidString, cidToHash, hashToCid } from '../../src/format/cid.js'
 
 describe('hash <-> CID', () => {
   it('is CIDv1, raw codec, sha2-256 multihash of the same 32 bytes, base32', () => {

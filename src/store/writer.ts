@@ -1,0 +1,348 @@
+/**
+ * Writing, the only way in: import a byte stream as a file (chunked, hashed
+ * on the worker, written under the quota, committed segment by segment),
+ * commit a directory, release a local add. A failed or aborted add is
+ * unwound (its manifest released, the chunks it alone wrote swept).
+ */
+import { randomBytes } from 'node:crypto'
+import type { ContentInfo, OperationOptions } from '../interface.js'
+import { ChunkPool, chunker } from '../format/chunker.js'
+import { FileHasher } from '../format/hasher.js'
+import type { ChunkHasher } from '../format/hasher.js'
+import type { DirEntry } from '../format/directory.js'
+import { hashDirectory } from '../format/directory.js'
+import { DIRECTORY_MIME, SNIFF_BYTES, detectMime } from '../format/mime.js'
+import { CorruptDataError, NotAddedError, NotFoundError, throwIfAborted } from '../errors.js'
+import type { AccessClock } from './access.js'
+import type { ChunkStore } from './chunk-store.js'
+import type { Collector } from './collect.js'
+import { Guard } from './guard.js'
+import type { Protections } from './guard.js'
+import type { KvOp, KvStore } from './kv.js'
+import { Manifests } from './manifests.js'
+import type { Mutex } from './mutex.js'
+import type { AddQuota, Quota } from './quota.js'
+import { SEGMENT_CHUNKS } from './reader.js'
+import { K, countBy, dec, enc } from './keys.js'
+import type { ObjectRecord } from './records.js'
+import { readCounters, toInfo } from './records.js'
+import { logger } from '../logger.js'
+
+const log = logger('store:writer')
+
+/** Chunks of one add hashed and written concurrently (bounds the extra memory to this many chunks). */
+export const PUT_WINDOW = 8
+
+export interface ImportOptions extends OperationOptions {
+  /** A local add (a GC root); false for cached copies fetched from peers. */
+  added: boolean
+  /** Keeps the new object protected until the caller releases it (directory imports). */
+  guard?: Guard
+  /** Expected size, for progress events. */
+  total?: number
+  /** The object must hash to this (content fetched from peers); otherwise nothing is committed. */
+  expectHash?: string
+  /**
+   * Chunks of `chunkSize` bytes whose hashes the caller already knows (e.g. chunks checked against a
+   * peer's chunk list as they arrived): `hasher` names each and gives the whole-file hash, instead of
+   * a FileHasher hashing them again. `release`, when given, is called with each chunk (as the hasher
+   * returned it) once it is written: the import no longer uses its memory.
+   */
+  prehashed?: { hasher: ChunkHasher, chunkSize: number, release?: (bytes: Uint8Array) => void }
+}
+
+export interface FileMeta {
+  filename: string
+  mod_time?: string
+  mime_type?: string
+}
+
+/** What commitFile records: the add's outcome. */
+interface FileCommit {
+  hash: string
+  mid: string
+  meta: FileMeta
+  head?: Buffer
+  size: number
+  count: number
+  chunkSize: number
+  /** The file fit in one segment, not written yet: it goes in the same batch as the record. */
+  single: boolean
+  seg: string[]
+  added: boolean
+  guard: Guard
+}
+
+export interface WriterContext {
+  kv: KvStore
+  chunks: ChunkStore
+  lock: Mutex
+  protections: Protections
+  manifests: Manifests
+  quota: Pick<Quota, 'init' | 'admit' | 'stored' | 'unreserve' | 'afterWrite'>
+  collector: Pick<Collector, 'sweepChunks'>
+  access: Pick<AccessClock, 'touch'>
+  /** The store's chunk size. */
+  chunkSize: number
+  requireObject: (hash: string) => Promise<ObjectRecord>
+}
+
+export class Writer {
+  constructor (private readonly ctx: WriterContext) {}
+
+  private async object (hash: string): Promise<ObjectRecord | undefined> {
+    const v = await this.ctx.kv.get(K.object(hash))
+    return v === undefined ? undefined : dec<ObjectRecord>(v)
+  }
+
+  /**
+   * Import a byte stream as a file object. Resolves once the object is
+   * durable. With `added`, the object is a local add (a GC root).
+   * `guard`, when given, keeps the new object protected until the caller
+   * releases it (directory imports).
+   */
+  async importFile (source: AsyncIterable<Uint8Array>, meta: FileMeta, options: ImportOptions): Promise<ObjectRecord> {
+    await this.ctx.quota.init()
+    const guard = options.guard ?? new Guard(this.ctx.protections)
+    const quota: AddQuota = { rescanned: false }
+    const mid = randomBytes(16).toString('hex')
+    this.ctx.protections.manifests.add(mid)
+    // chunk and whole-file SHA-256 on a worker thread, over pooled chunk buffers
+    const chunkSize = options.prehashed?.chunkSize ?? this.ctx.chunkSize
+    const hasher = options.prehashed?.hasher ?? new FileHasher()
+    const pool = options.prehashed === undefined ? new ChunkPool(chunkSize, PUT_WINDOW + 2) : undefined
+    let seg: string[] = []
+    let seq = 0
+    let size = 0
+    let count = 0
+    let head: Buffer | undefined
+    let committed = false
+    let inflight: Promise<void> = Promise.resolve()
+    /**
+     * Chunks being hashed and written, in stream order. Each resolves to its
+     * hash once the chunk is guarded and put; only then does it join `seg`, so
+     * a segment names only chunks already written (commitSegment's flush then
+     * makes them durable before the segment is). Holds at most PUT_WINDOW
+     * chunks; a chunk's buffer goes back to the pool once it is put. (The
+     * chunker copies every piece into pool buffers before asking for the
+     * next, so a source may reuse a piece's memory from then on.)
+     */
+    const window: Array<Promise<string>> = []
+    const collect = async (): Promise<void> => {
+      const h = await window[0]
+      window.shift()
+      seg.push(h)
+      count++
+      if (seg.length >= SEGMENT_CHUNKS) {
+        // one commit in flight: segment k syncs while segment k+1 is read, hashed and written
+        await inflight
+        inflight = this.ctx.manifests.commitSegment(mid, seq++, seg, guard)
+        inflight.catch(() => {})
+        seg = []
+      }
+    }
+    try {
+      for await (const chunk of chunker(source, chunkSize, pool)) {
+        throwIfAborted(options.signal)
+        if (head === undefined) head = Buffer.from(chunk.subarray(0, SNIFF_BYTES))
+        if (window.length >= PUT_WINDOW) await collect()
+        size += chunk.byteLength
+        // the chunk's memory moves to the hashing worker (which also feeds the
+        // whole-file hash, in stream order) and comes back with its hash
+        const hashed = hasher.chunk(chunk as Buffer)
+        const put = this.putChunk(hashed, guard, quota, (bytes) => { pool?.give(bytes); options.prehashed?.release?.(bytes) })
+        put.catch(() => {}) // observed when collected (or settled on failure); never an unhandled rejection
+        window.push(put)
+        options.onProgress?.({ type: 'add:bytes', bytes: size, total: options.total })
+      }
+      while (window.length > 0) await collect()
+      throwIfAborted(options.signal)
+      await inflight
+      // A file of one segment (most files) commits its segment and counts in the final synced
+      // batch: one fsync, not two. Longer files committed their segments as they went.
+      const single = seq === 0
+      if (single) await this.ctx.chunks.flush()
+      else if (seg.length > 0) await this.ctx.manifests.commitSegment(mid, seq++, seg, guard)
+      const hash = await hasher.digest()
+      if (options.expectHash !== undefined && hash !== options.expectHash) {
+        // content from a peer that is not what was asked for: never committed, swept below
+        throw new CorruptDataError(`content does not match its hash: expected ${options.expectHash}, got ${hash}`, { expected: options.expectHash, actual: hash })
+      }
+      const { record, dedup } = await this.commitFile({ hash, mid, meta, head, size, count, chunkSize, single, seg, added: options.added, guard })
+      committed = true
+      this.ctx.access.touch(hash)
+      if (single) {
+        guard.releaseChunks(seg) // counted now (or, after a dedup, never: unreferenced ones are swept)
+        if (dedup) await this.ctx.collector.sweepChunks(seg).catch((err) => { log.error('sweeping the chunks of a duplicate add failed (gc will): %s', err?.message ?? err) })
+      } else if (dedup) await this.ctx.manifests.release(mid)
+      this.ctx.quota.afterWrite(hash)
+      return record
+    } catch (err) {
+      // no put or commit may race the cleanup: let every one settle first
+      await Promise.allSettled(window)
+      await inflight.catch(() => {})
+      hasher.dispose()
+      if (!committed) await this.abandon(mid, guard)
+      throw err
+    } finally {
+      this.ctx.protections.manifests.delete(mid)
+      if (options.guard === undefined) guard.release()
+    }
+  }
+
+  /**
+   * One chunk of an add, once hashed: guarded, admitted under the quota and
+   * put (under the lock, so gc's check-then-delete of an orphan chunk never
+   * interleaves with it; put skips chunks the store already has). `done`
+   * gets the chunk's memory back once it is written.
+   */
+  private async putChunk (hashed: Promise<{ hash: string, bytes: Buffer }>, guard: Guard, quota: AddQuota, done: (bytes: Buffer) => void): Promise<string> {
+    const { hash: h, bytes } = await hashed
+    guard.protectChunk(h) // before the put: gc must not sweep it until a segment counts it
+    // room under storage.max_bytes (evicting cached content if need be) before a new chunk is written
+    const reserved = await this.ctx.quota.admit(h, bytes.byteLength, quota)
+    try {
+      await this.ctx.lock.run(async () => {
+        if (await this.ctx.chunks.put(h, bytes)) this.ctx.quota.stored(bytes.byteLength)
+      })
+    } finally {
+      this.ctx.quota.unreserve(reserved)
+    }
+    done(bytes) // written (or copied by the store): the buffer may be reused
+    return h
+  }
+
+  /** The file's record, in one synced batch (with its only segment when `single`); or, if the object exists, mark it added. */
+  private async commitFile (f: FileCommit): Promise<{ record: ObjectRecord, dedup: boolean }> {
+    return await this.ctx.lock.run(async () => {
+      const existing = await this.object(f.hash)
+      if (existing !== undefined) {
+        // single: no manifest was ever written; this add's chunks are swept below
+        const ops: KvOp[] = f.single ? [] : [Manifests.releasedOp(f.mid)]
+        if (f.added && !existing.added) {
+          existing.added = true
+          ops.push({ type: 'put', key: K.object(f.hash), value: enc(existing) })
+        }
+        if (ops.length > 0) await this.ctx.kv.batch(ops, { sync: true })
+        f.guard.protectObject(f.hash)
+        return { record: existing, dedup: true }
+      }
+      const now = new Date().toISOString()
+      const record: ObjectRecord = {
+        hash: f.hash,
+        filename: f.meta.filename,
+        mime_type: f.meta.mime_type ?? detectMime(f.meta.filename, f.head ?? Buffer.alloc(0)),
+        size: f.size,
+        mod_time: f.meta.mod_time ?? now,
+        created_at: now,
+        is_directory: false,
+        chunk_count: f.count,
+        chunk_size: f.chunkSize,
+        manifest: f.mid,
+        added: f.added,
+        refs: 0
+      }
+      const counters = await readCounters(this.ctx.kv)
+      counters.objects++
+      counters.files++
+      counters.logical_bytes += f.size
+      const ops: KvOp[] = f.single ? await this.ctx.manifests.segmentOps(f.mid, 0, f.seg) : []
+      ops.push(
+        { type: 'put', key: K.object(f.hash), value: enc(record) },
+        Manifests.stateOp(f.mid, { state: 'live', object: f.hash, created_at: now }),
+        { type: 'put', key: K.counters, value: enc(counters) }
+      )
+      await this.ctx.kv.batch(ops, { sync: true })
+      f.guard.protectObject(f.hash)
+      return { record, dedup: false }
+    })
+  }
+
+  /** An add that failed or was aborted: unwind its manifest and sweep what it alone wrote. */
+  private async abandon (mid: string, guard: Guard): Promise<void> {
+    // chunks written but never counted by a segment; the counted ones come back from releaseManifest
+    const uncounted = [...guard.chunkHashes]
+    try {
+      await this.ctx.lock.run(async () => {
+        if (await this.ctx.kv.get(K.manifest(mid)) !== undefined) {
+          await this.ctx.kv.batch([Manifests.releasedOp(mid)])
+        }
+      })
+      guard.releaseChunks(uncounted)
+      // staged chunks are only deletable once indexed: flush first, so none is left to count against the quota
+      if (uncounted.length > 0) await this.ctx.chunks.flush()
+      await this.ctx.collector.sweepChunks(uncounted)
+      await this.ctx.manifests.release(mid, async (zeroed) => { await this.ctx.collector.sweepChunks(zeroed) })
+    } catch {
+      // leftovers stay for the next gc
+    }
+  }
+
+  /**
+   * Store a directory object for `entries` (whose objects must exist and be
+   * protected by `guard`). Resolves once durable.
+   */
+  async commitDirectory (entries: DirEntry[], meta: { filename: string, mod_time?: string }, options: { added: boolean, guard: Guard }): Promise<ObjectRecord> {
+    const { hash, encoding } = hashDirectory(entries)
+    return await this.ctx.lock.run(async () => {
+      const existing = await this.object(hash)
+      if (existing !== undefined) {
+        if (options.added && !existing.added) {
+          existing.added = true
+          await this.ctx.kv.batch([{ type: 'put', key: K.object(hash), value: enc(existing) }], { sync: true })
+        }
+        options.guard.protectObject(hash)
+        this.ctx.access.touch(hash)
+        return existing
+      }
+      const counts = countBy(entries.map(e => e.hash))
+      const children = [...counts.keys()]
+      const values = await this.ctx.kv.getMany(children.map(K.object))
+      const ops: KvOp[] = []
+      children.forEach((h, i) => {
+        const v = values[i]
+        if (v === undefined) throw new NotFoundError(`directory entry object not found: ${h}`, { hash: h })
+        const child = dec<ObjectRecord>(v)
+        child.refs += counts.get(h)!
+        ops.push({ type: 'put', key: K.object(h), value: enc(child) })
+      })
+      const now = new Date().toISOString()
+      const record: ObjectRecord = {
+        hash,
+        filename: meta.filename,
+        mime_type: DIRECTORY_MIME,
+        size: entries.reduce((s, e) => s + e.size, 0),
+        mod_time: meta.mod_time ?? now,
+        created_at: now,
+        is_directory: true,
+        chunk_count: 0,
+        entry_count: entries.length,
+        added: options.added,
+        refs: 0
+      }
+      const counters = await readCounters(this.ctx.kv)
+      counters.objects++
+      counters.directories++
+      ops.push({ type: 'put', key: K.object(hash), value: enc(record) })
+      ops.push({ type: 'put', key: K.dir(hash), value: encoding })
+      ops.push({ type: 'put', key: K.counters, value: enc(counters) })
+      await this.ctx.kv.batch(ops, { sync: true })
+      options.guard.protectObject(hash)
+      this.ctx.access.touch(hash)
+      return record
+    })
+  }
+
+  /** Release a local add. The object stays until gc finds nothing else holds it. */
+  async rm (hash: string): Promise<ContentInfo> {
+    return await this.ctx.lock.run(async () => {
+      const rec = await this.ctx.requireObject(hash)
+      if (!rec.added) {
+        throw new NotAddedError(`not a local add: ${hash} (referenced by ${rec.refs} director${rec.refs === 1 ? 'y' : 'ies'})`, { hash, ref_count: rec.refs })
+      }
+      rec.added = false
+      await this.ctx.kv.batch([{ type: 'put', key: K.object(hash), value: enc(rec) }], { sync: true })
+      return toInfo(rec)
+    })
+  }
+}
