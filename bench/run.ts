@@ -11,8 +11,9 @@
  *    download, 100 concurrent clients.
  *
  * 6. verify on a store of 5,000 small files (bench/verify.ts), with SHA-256 as anchor.
+ * 7. 4 KiB uploads over HTTP from 64 and 256 clients (bench/small.ts), with this disk's fdatasync rate as anchor.
  *
- * `npm run bench -- --only http` (or store, cli, chunks, net, verify) runs one section;
+ * `npm run bench -- --only http` (or store, cli, chunks, net, verify, small) runs one section;
  * verify also runs with store.
  *
  * Prints one JSON document on stdout and writes it to bench/results/latest.json.
@@ -37,6 +38,7 @@ import { calibrate, generateFile, httpBench, median, round, settle } from './htt
 import type { Input } from './http.js'
 import { netBench } from './net.js'
 import { verifyBench } from './verify.js'
+import { smallUploadsBench } from './small.js'
 
 const MiB = 1024 * 1024
 const TARGET_ADD_MIB_S = 300
@@ -422,6 +424,9 @@ async function main (): Promise<number> {
     // 6. verify on many small files (store section)
     const verify = want('store') || want('verify') ? await verifyBench({ work, log }) : undefined
 
+    // 7. many small uploads over HTTP from 64 and 256 clients, against this disk's fdatasync rate
+    const small = want('small') ? await smallUploadsBench({ cli: cliScript, work, log }) : undefined
+
     const rows = [...results, ...chunkSizes]
     const primary = results.filter(r => r.name !== 'get_prefaulted')
     const doc = {
@@ -465,6 +470,7 @@ async function main (): Promise<number> {
       http,
       net,
       verify,
+      small,
       summary: {
         sections: only ?? 'all',
         all_targets_met: primary.every(r => r.meets_target && r.peak_rss_meets_target) && (cli === undefined || (cli.meets_target && cli.peak_rss_meets_target !== false)) &&
@@ -482,7 +488,7 @@ async function main (): Promise<number> {
           ...(http === undefined || (http.startup_ms as any).meets_target ? [] : [`http start-up: ${String((http.startup_ms as any).median)} ms`]),
           ...(net === undefined || (net.transfer as any)?.meets_target === true ? [] : [`net transfer: ${String((net.transfer as any)?.mib_per_s)} MiB/s`])
         ],
-        all_hashes_ok: rows.every(r => r.hash_ok) && (cli?.hash_matches_sha256sum ?? true) && (http === undefined || http.all_ok === true) && (verify === undefined || verify.all_ok === true),
+        all_hashes_ok: rows.every(r => r.hash_ok) && (cli?.hash_matches_sha256sum ?? true) && (http === undefined || http.all_ok === true) && (verify === undefined || verify.all_ok === true) && (small === undefined || small.all_ok === true),
         errors: [...rows.filter(r => r.error !== undefined).map(r => `${r.name} ${r.backend} ${r.size_mib} MiB chunk ${r.chunk_size}: ${r.error!}`), ...(cli?.error !== undefined ? [`cli: ${cli.error}`] : [])],
         duration_s: round((performance.now() - started) / 1000)
       }

@@ -32,6 +32,8 @@ export interface ChunkStore {
    * to a worker thread without a copy.
    */
   readonly ownsReads?: boolean
+  /** The store's staged chunks are made durable and indexed by every metadata group commit (kv-group.ts): no flush() needed before a commit. */
+  readonly joinsCommits?: boolean
   open(): Promise<void>
   close(): Promise<void>
   has(hash: string): Promise<boolean>

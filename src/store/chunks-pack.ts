@@ -27,6 +27,8 @@ import { join } from 'node:path'
 import type { ChunkStore, ChunkStoreStats, CompactResult } from './chunk-store.js'
 import { decodeCounters, encodeCounters } from './chunk-store.js'
 import type { KvOp, KvStore } from './kv.js'
+import { isGroupCommit } from './kv-group.js'
+import type { CommitParticipant } from './kv-group.js'
 import { Mutex } from './mutex.js'
 import { CorruptDataError, NotFoundError } from '../errors.js'
 import { asDiskFull, isDiskFull } from '../disk-full.js'
@@ -71,8 +73,14 @@ function decodeLocation (value: Uint8Array): Location {
 
 const packName = (id: number): string => `${String(id).padStart(8, '0')}.pack`
 
-export class PackChunkStore implements ChunkStore {
+export class PackChunkStore implements ChunkStore, CommitParticipant {
   readonly backend = 'pack'
+  /**
+   * Over a GroupCommitKv the store joins every group: the group syncs the
+   * pack and writes its index entries in the same batch as the records that
+   * name them, so a commit of an object needs no flush() of its own.
+   */
+  readonly joinsCommits: boolean
   /** get reads each record into a buffer of its own. */
   readonly ownsReads = true
   private readonly maxPackBytes: number
@@ -89,6 +97,7 @@ export class PackChunkStore implements ChunkStore {
   /** Serialises flushes; appends go on while a flush syncs. */
   private readonly flushLock = new Mutex()
   private readonly indexLock = new Mutex()
+  private releaseIndex?: () => void
   private readonly syncAheadBytes: number
   /** Bytes appended since the last background sync started, and whether one runs. */
   private unsyncedBytes = 0
@@ -100,6 +109,8 @@ export class PackChunkStore implements ChunkStore {
     this.compactThreshold = init.compactThreshold ?? 0.5
     this.syncAheadBytes = init.syncAheadBytes ?? 16 * 1024 * 1024
     this.space = init.space
+    this.joinsCommits = isGroupCommit(kv)
+    if (isGroupCommit(kv)) kv.join(this)
   }
 
   /** A failed write: a full disk releases the space reserve and becomes the typed disk-full error. */
@@ -265,6 +276,8 @@ export class PackChunkStore implements ChunkStore {
   }
 
   async flush (): Promise<void> {
+    // grouped: the next group syncs the pack and indexes what is staged (prepare below)
+    if (isGroupCommit(this.kv)) { await this.kv.sync(); return }
     await this.flushLock.run(async () => {
       for (const fh of this.retired.splice(0)) await fh.close().catch(() => {})
       if (this.staged.size === 0) return
@@ -303,9 +316,68 @@ export class PackChunkStore implements ChunkStore {
     })
   }
 
+  /** Group commit, first half: sync the pack, hand over the index entries of what is staged. */
+  async prepare (): Promise<KvOp[]> {
+    for (const fh of this.retired.splice(0)) await fh.close().catch(() => {})
+    if (this.staged.size === 0) return []
+    const { staged, writer } = await this.writeLock.run(async () => {
+      const staged = this.staged
+      this.staged = new Map()
+      this.flushing = staged
+      const writer = this.writer
+      const dirty = writer?.dirty === true
+      if (writer !== undefined) writer.dirty = false
+      return { staged, writer: dirty ? writer : undefined }
+    })
+    try {
+      if (writer !== undefined) await writer.fh.datasync().catch((err) => { throw this.failed(err) })
+    } catch (err) {
+      this.settle(false)
+      throw err
+    }
+    // the counters are read here and written by the group: no delete or re-index may come between
+    await this.holdIndex()
+    let counters: { count: number, bytes: number }
+    try {
+      counters = decodeCounters(await this.kv.get(STATS_KEY))
+    } catch (err) {
+      this.settle(false)
+      throw err
+    }
+    const ops: KvOp[] = []
+    for (const [hash, loc] of staged) {
+      ops.push({ type: 'put', key: INDEX_PREFIX + hash, value: encodeLocation(loc) })
+      counters.count += 1
+      counters.bytes += loc.length
+    }
+    ops.push({ type: 'put', key: STATS_KEY, value: encodeCounters(counters.count, counters.bytes) })
+    return ops
+  }
+
+  /** Take indexLock until settle() lets it go. */
+  private async holdIndex (): Promise<void> {
+    await new Promise<void>(resolve => {
+      void this.indexLock.run(async () => {
+        resolve()
+        await new Promise<void>(resolve => { this.releaseIndex = resolve })
+      })
+    })
+  }
+
+  /** Group commit, second half: indexed; or, on failure, staged again for the next group. */
+  settle (ok: boolean): void {
+    this.releaseIndex?.()
+    this.releaseIndex = undefined
+    const flushing = this.flushing
+    this.flushing = undefined
+    if (ok || flushing === undefined) return
+    for (const [h, loc] of flushing) if (!this.staged.has(h)) this.staged.set(h, loc)
+    if (this.writer !== undefined) this.writer.dirty = true
+  }
+
   async delete (hashes: string[]): Promise<number> {
     if (hashes.length === 0) return 0
-    return await this.indexLock.run(async () => {
+    const { durable, freed } = await this.indexLock.run(async () => {
       const values = await this.kv.getMany(hashes.map(h => INDEX_PREFIX + h))
       const counters = decodeCounters(await this.kv.get(STATS_KEY))
       const ops: KvOp[] = []
@@ -321,11 +393,13 @@ export class PackChunkStore implements ChunkStore {
         counters.bytes -= loc.length
         freed += loc.length
       })
-      if (ops.length === 0) return 0
+      if (ops.length === 0) return { durable: Promise.resolve(), freed: 0 }
       ops.push({ type: 'put', key: STATS_KEY, value: encodeCounters(counters.count, counters.bytes) })
-      await this.kv.batch(ops, { sync: true })
-      return freed
+      return { durable: this.kv.batch(ops, { sync: true }), freed }
     })
+    // awaited outside the lock: a group's prepare takes it
+    await durable
+    return freed
   }
 
   async * entries (): AsyncIterable<{ hash: string, size: number }> {
@@ -436,7 +510,7 @@ export class PackChunkStore implements ChunkStore {
         this.writer.dirty = false
       }
     })
-    await this.indexLock.run(async () => {
+    const durable = await this.indexLock.run(async () => {
       // only re-point chunks that are still indexed in the old pack
       const keys = [...moved.keys()]
       const current = await this.kv.getMany(keys.map(h => INDEX_PREFIX + h))
@@ -447,7 +521,8 @@ export class PackChunkStore implements ChunkStore {
           ops.push({ type: 'put', key: INDEX_PREFIX + hash, value: encodeLocation(moved.get(hash)!) })
         }
       })
-      await this.kv.batch(ops, { sync: true })
+      return { done: this.kv.batch(ops, { sync: true }) }
     })
+    await durable.done
   }
 }

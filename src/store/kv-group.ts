@@ -89,13 +89,12 @@ export class GroupCommitKv implements KvStore {
   }
 
   async getMany (keys: string[]): Promise<Array<Uint8Array | undefined>> {
-    const missing = keys.filter(k => !this.overlay.has(k))
+    // the pending values as of the call (a group may land and leave the overlay while the store is read)
+    const pending = keys.map(k => this.overlay.get(k))
+    const missing = keys.filter((_, i) => pending[i] === undefined)
     const found = missing.length === 0 ? [] : await this.inner.getMany(missing)
-    const inner = new Map(missing.map((k, i) => [k, found[i]]))
-    return keys.map(k => {
-      const p = this.overlay.get(k)
-      return p !== undefined ? p.value : inner.get(k)
-    })
+    let j = 0
+    return pending.map(p => p !== undefined ? p.value : found[j++])
   }
 
   async batch (ops: KvOp[], options: { sync?: boolean, generation?: number } = {}): Promise<void> {

@@ -16,13 +16,20 @@ export interface KvIterateOptions {
   limit?: number
 }
 
+export interface BatchOptions {
+  /** Resolve only once the batch is durable. */
+  sync?: boolean
+  /** Group commit (kv-group.ts): refuse the batch if a group failed since this generation was read. */
+  generation?: number
+}
+
 export interface KvStore {
   open(): Promise<void>
   close(): Promise<void>
   get(key: string): Promise<Uint8Array | undefined>
   getMany(keys: string[]): Promise<Array<Uint8Array | undefined>>
   /** Apply all operations atomically. With `sync`, durable on disk when the promise resolves. */
-  batch(ops: KvOp[], options?: { sync?: boolean }): Promise<void>
+  batch(ops: KvOp[], options?: BatchOptions): Promise<void>
   /** Iterate keys in ascending order. */
   iterate(options: KvIterateOptions): AsyncIterable<[string, Uint8Array]>
 }

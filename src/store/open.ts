@@ -10,6 +10,7 @@ import type { ChunkStore } from './chunk-store.js'
 import { LevelChunkStore } from './chunks-level.js'
 import { PackChunkStore } from './chunks-pack.js'
 import { LevelKv } from './kv-level.js'
+import { GroupCommitKv } from './kv-group.js'
 import { Repo } from './repo.js'
 import { K, PREFIX } from './keys.js'
 import type { KvStore } from './kv.js'
@@ -93,7 +94,8 @@ async function openStoreUnchecked (dataDir: string, options: StoreOptions, comma
   const space = new SpaceReserve(dataDir, options.disk_reserve_bytes ?? 0, log)
   await space.open()
   const onDiskFull = (): void => space.noteFull()
-  const kv = new LevelKv(join(dataDir, 'meta'), { onDiskFull })
+  // every metadata write goes through the group committer: concurrent writers share one sync
+  const kv = new GroupCommitKv(new LevelKv(join(dataDir, 'meta'), { onDiskFull }))
   try {
     await kv.open()
   } catch (err: any) {

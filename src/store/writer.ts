@@ -19,6 +19,7 @@ import type { Collector } from './collect.js'
 import { Guard } from './guard.js'
 import type { Protections } from './guard.js'
 import type { KvOp, KvStore } from './kv.js'
+import { isGroupCommit } from './kv-group.js'
 import { Manifests } from './manifests.js'
 import type { Mutex } from './mutex.js'
 import type { AddQuota, Quota } from './quota.js'
@@ -161,8 +162,10 @@ export class Writer {
       // A file of one segment (most files) commits its segment and counts in the final synced
       // batch: one fsync, not two. Longer files committed their segments as they went.
       const single = seq === 0
-      if (single) await this.ctx.chunks.flush()
-      else if (seg.length > 0) await this.ctx.manifests.commitSegment(mid, seq++, seg, guard)
+      if (single) {
+        // grouped: the record's group commit syncs the pack and indexes these chunks with it
+        if (this.ctx.chunks.joinsCommits !== true) await this.ctx.chunks.flush()
+      } else if (seg.length > 0) await this.ctx.manifests.commitSegment(mid, seq++, seg, guard)
       const hash = await hasher.digest()
       if (options.expectHash !== undefined && hash !== options.expectHash) {
         // content from a peer that is not what was asked for: never committed, swept below
@@ -214,7 +217,8 @@ export class Writer {
 
   /** The file's record, in one synced batch (with its only segment when `single`); or, if the object exists, mark it added. */
   private async commitFile (f: FileCommit): Promise<{ record: ObjectRecord, dedup: boolean }> {
-    return await this.ctx.lock.run(async () => {
+    const { durable, result } = await this.ctx.lock.run(async () => {
+      const generation = this.generation()
       const existing = await this.object(f.hash)
       if (existing !== undefined) {
         // single: no manifest was ever written; this add's chunks are swept below
@@ -223,9 +227,9 @@ export class Writer {
           existing.added = true
           ops.push({ type: 'put', key: K.object(f.hash), value: enc(existing) })
         }
-        if (ops.length > 0) await this.ctx.kv.batch(ops, { sync: true })
         f.guard.protectObject(f.hash)
-        return { record: existing, dedup: true }
+        // the record found may itself be waiting for its group: acknowledged only once durable
+        return { durable: this.commit(ops, generation), result: { record: existing, dedup: true } }
       }
       const now = new Date().toISOString()
       const record: ObjectRecord = {
@@ -252,10 +256,28 @@ export class Writer {
         Manifests.stateOp(f.mid, { state: 'live', object: f.hash, created_at: now }),
         { type: 'put', key: K.counters, value: enc(counters) }
       )
-      await this.ctx.kv.batch(ops, { sync: true })
       f.guard.protectObject(f.hash)
-      return { record, dedup: false }
+      return { durable: this.commit(ops, generation), result: { record, dedup: false } }
     })
+    // awaited outside the lock, so the writers behind it join the same group commit
+    await durable
+    return result
+  }
+
+  private generation (): number | undefined {
+    return isGroupCommit(this.ctx.kv) ? this.ctx.kv.generation : undefined
+  }
+
+  /**
+   * Queue `ops` (visible at once) and return the promise of their durability,
+   * to await once the lock is released. With no ops, the promise that what
+   * was read is durable (it may be pending in a group).
+   */
+  private commit (ops: KvOp[], generation: number | undefined): Promise<void> {
+    const kv = this.ctx.kv
+    const p = ops.length > 0 ? kv.batch(ops, { sync: true, generation }) : isGroupCommit(kv) ? kv.sync() : Promise.resolve()
+    p.catch(() => {}) // awaited by the caller once the lock is released
+    return p
   }
 
   /** An add that failed or was aborted: unwind its manifest and sweep what it alone wrote. */
@@ -284,16 +306,18 @@ export class Writer {
    */
   async commitDirectory (entries: DirEntry[], meta: { filename: string, mod_time?: string }, options: { added: boolean, guard: Guard }): Promise<ObjectRecord> {
     const { hash, encoding } = hashDirectory(entries)
-    return await this.ctx.lock.run(async () => {
+    const { durable, record } = await this.ctx.lock.run(async () => {
+      const generation = this.generation()
       const existing = await this.object(hash)
       if (existing !== undefined) {
+        const ops: KvOp[] = []
         if (options.added && !existing.added) {
           existing.added = true
-          await this.ctx.kv.batch([{ type: 'put', key: K.object(hash), value: enc(existing) }], { sync: true })
+          ops.push({ type: 'put', key: K.object(hash), value: enc(existing) })
         }
         options.guard.protectObject(hash)
         this.ctx.access.touch(hash)
-        return existing
+        return { durable: this.commit(ops, generation), record: existing }
       }
       const counts = countBy(entries.map(e => e.hash))
       const children = [...counts.keys()]
@@ -326,23 +350,26 @@ export class Writer {
       ops.push({ type: 'put', key: K.object(hash), value: enc(record) })
       ops.push({ type: 'put', key: K.dir(hash), value: encoding })
       ops.push({ type: 'put', key: K.counters, value: enc(counters) })
-      await this.ctx.kv.batch(ops, { sync: true })
       options.guard.protectObject(hash)
       this.ctx.access.touch(hash)
-      return record
+      return { durable: this.commit(ops, generation), record }
     })
+    await durable
+    return record
   }
 
   /** Release a local add. The object stays until gc finds nothing else holds it. */
   async rm (hash: string): Promise<ContentInfo> {
-    return await this.ctx.lock.run(async () => {
+    const { durable, rec } = await this.ctx.lock.run(async () => {
+      const generation = this.generation()
       const rec = await this.ctx.requireObject(hash)
       if (!rec.added) {
         throw new NotAddedError(`not a local add: ${hash} (referenced by ${rec.refs} director${rec.refs === 1 ? 'y' : 'ies'})`, { hash, ref_count: rec.refs })
       }
       rec.added = false
-      await this.ctx.kv.batch([{ type: 'put', key: K.object(hash), value: enc(rec) }], { sync: true })
-      return toInfo(rec)
+      return { durable: this.commit([{ type: 'put', key: K.object(hash), value: enc(rec) }], generation), rec }
     })
+    await durable
+    return toInfo(rec)
   }
 }

@@ -27,6 +27,12 @@ class Recording extends MemoryKv {
   batches: Array<{ ops: KvOp[], sync: boolean }> = []
   gate?: Promise<void>
   failNext?: Error
+  readGate?: Promise<void>
+  override async getMany (keys: string[]): Promise<Array<Uint8Array | undefined>> {
+    await this.readGate
+    return await super.getMany(keys)
+  }
+
   override async batch (ops: KvOp[], options: { sync?: boolean } = {}): Promise<void> {
     this.batches.push({ ops, sync: options.sync === true })
     await this.gate
@@ -35,7 +41,7 @@ class Recording extends MemoryKv {
       this.failNext = undefined
       throw err
     }
-    await super.batch(ops, options)
+    await super.batch(ops)
   }
 }
 
@@ -82,6 +88,24 @@ describe('GroupCommitKv', () => {
     expect(str(await inner.get('p/e'))).toBe('55')
     expect(await inner.get('p/c')).toBeUndefined()
     expect(await keys(kv, 'p/')).toEqual(['p/a=1', 'p/b=2', 'p/e=55', 'p/f=6'])
+  })
+
+  it('getMany keeps a pending value even when its group lands while the store is read', async () => {
+    const inner = new Recording()
+    const kv = new GroupCommitKv(inner)
+    await kv.open()
+    let open!: () => void
+    inner.gate = new Promise(resolve => { open = resolve })
+    const written = kv.batch([{ type: 'put', key: 'k', value: b('pending') }], { sync: true })
+    let release!: () => void
+    inner.readGate = new Promise(resolve => { release = resolve })
+    const read = kv.getMany(['k', 'absent'])
+    inner.readGate = undefined
+    open()
+    inner.gate = undefined
+    await written // the group landed: 'k' left the overlay while the read waits
+    release()
+    expect((await read).map(str)).toEqual(['pending', undefined])
   })
 
   it('writes a participant\'s ops in the same group, after its prepare, and tells it how the group ended', async () => {
