@@ -87,6 +87,9 @@ export async function * prefetch (source: AsyncIterable<Uint8Array>, maxBytes: n
   }
 }
 
+/** Bytes of the first slab of a stream (the later ones are `size`). */
+const FIRST_SLAB = 64 * 1024
+
 /** Fixed-size slabs that pieces are copied into, reused once the consumer is done with them. */
 class Slabs {
   /** Slabs waiting to be filled again. */
@@ -95,20 +98,22 @@ class Slabs {
   /** The slab being filled, and how far. */
   private slab: Buffer | undefined
   private fill = 0
+  private made = 0
 
   constructor (private readonly size: number, maxBytes: number, private readonly enqueue: (piece: Uint8Array) => void) {
     this.keepIdle = Math.ceil(maxBytes / size) + 1
   }
 
   copyIn (piece: Uint8Array): void {
-    const { size } = this
     for (let off = 0; off < piece.byteLength;) {
-      this.slab ??= this.idle.pop() ?? Buffer.allocUnsafeSlow(size)
-      const n = Math.min(size - this.fill, piece.byteLength - off)
+      // the first slab is small: a small upload (the common case) never pays for a whole one
+      this.slab ??= this.idle.pop() ?? Buffer.allocUnsafeSlow(this.made++ === 0 ? Math.min(this.size, FIRST_SLAB) : this.size)
+      const cap = this.slab.byteLength
+      const n = Math.min(cap - this.fill, piece.byteLength - off)
       this.slab.set(off === 0 && n === piece.byteLength ? piece : piece.subarray(off, off + n), this.fill)
       this.fill += n
       off += n
-      if (this.fill === size) {
+      if (this.fill === cap) {
         this.enqueue(this.slab)
         this.slab = undefined
         this.fill = 0

@@ -8,8 +8,14 @@
  * chunk; without one, whole aligned chunks are passed on as views of the
  * source's pieces.
  */
+/** Bytes of the small buffer a pooled stream's first chunk starts in. */
+const FIRST_BUFFER = 64 * 1024
+
 export async function * chunker (source: AsyncIterable<Uint8Array>, chunkSize: number, pool?: ChunkPool): AsyncGenerator<Uint8Array> {
   const alloc = (): Buffer => pool !== undefined ? pool.take() : Buffer.allocUnsafe(chunkSize)
+  // with a pool, a stream's first chunk starts in a small buffer of its own (moved to a pool buffer
+  // once it outgrows it): a small file, the common case, never allocates a whole chunk
+  let first = pool !== undefined && chunkSize > FIRST_BUFFER
   let buf: Buffer | undefined
   let fill = 0
   for await (const piece of source) {
@@ -21,8 +27,16 @@ export async function * chunker (source: AsyncIterable<Uint8Array>, chunkSize: n
         off += chunkSize
         continue
       }
+      if (buf === undefined && first) {
+        first = false
+        buf = Buffer.from(new ArrayBuffer(FIRST_BUFFER))
+      } else if (buf !== undefined && fill === buf.byteLength) {
+        const grown = alloc() // a chunk-sized buffer for the rest of this chunk
+        grown.set(buf.subarray(0, fill))
+        buf = grown
+      }
       buf ??= alloc()
-      const n = Math.min(chunkSize - fill, piece.byteLength - off)
+      const n = Math.min(buf.byteLength - fill, piece.byteLength - off)
       buf.set(piece.subarray(off, off + n), fill)
       fill += n
       off += n
