@@ -104,24 +104,55 @@ export function totalBytes (p: Plan): number {
   return p.kind === 'file' ? p.size : p.children.reduce((s, c) => s + totalBytes(c), 0)
 }
 
+/** Files of a tree read, hashed and written at a time (the rest of the tree waits its turn). */
+const FILES_AT_ONCE = 8
+
 /** Import a file or directory at `path`. Resolves once durable. */
 export async function importPath (repo: Repo, path: string, options: OperationOptions & { added?: boolean } = {}): Promise<ImportResult> {
   const root = await planPath(path)
   const total = totalBytes(root)
   const guard = repo.guard()
-  const counts = { files: 0, directories: 0, done: 0 }
+  const ctx: ImportContext = { repo, guard, total, options, files: 0, directories: 0, done: 0, slots: new Slots(FILES_AT_ONCE) }
   try {
-    const record = await importPlan(repo, root, guard, options.added ?? true, total, counts, options)
-    return { record, files: counts.files, directories: counts.directories }
+    // everything below the root rides with later group commits; the root's own commit makes it all durable
+    const record = await importPlan(ctx, root, options.added ?? true, false)
+    return { record, files: ctx.files, directories: ctx.directories }
   } finally {
     guard.release()
   }
 }
 
-async function importPlan (repo: Repo, p: Plan, guard: Guard, added: boolean, total: number,
-  counts: { files: number, directories: number, done: number }, options: OperationOptions): Promise<ObjectRecord> {
-  if (p.kind === 'file') {
-    const base = counts.done
+interface ImportContext {
+  repo: Repo
+  guard: Guard
+  total: number
+  options: OperationOptions
+  files: number
+  directories: number
+  /** Bytes of all files read so far (for progress). */
+  done: number
+  slots: Slots
+}
+
+/** A counting semaphore: at most `free` holders at once. */
+class Slots {
+  private readonly waiting: Array<() => void> = []
+  constructor (private free: number) {}
+  async run<T> (fn: () => Promise<T>): Promise<T> {
+    if (this.free > 0) this.free--
+    else await new Promise<void>(resolve => this.waiting.push(resolve))
+    try {
+      return await fn()
+    } finally {
+      const next = this.waiting.shift()
+      if (next !== undefined) next()
+      else this.free++
+    }
+  }
+}
+
+async function importFilePlan (ctx: ImportContext, p: Plan & { kind: 'file' }, added: boolean, deferred: boolean): Promise<ObjectRecord> {
+  return await ctx.slots.run(async () => {
     let stream
     try {
       stream = createReadStream(p.path, { highWaterMark: 1024 * 1024 })
@@ -135,22 +166,45 @@ async function importPlan (repo: Repo, p: Plan, guard: Guard, added: boolean, to
         throw fsError(err, p.path)
       }
     })()
-    const rec = await repo.importFile(source, { filename: p.name, mod_time: p.mtime.toISOString() }, {
+    let seen = 0
+    const rec = await ctx.repo.importFile(source, { filename: p.name, mod_time: p.mtime.toISOString() }, {
       added,
-      guard,
-      signal: options.signal,
-      total,
-      onProgress: evt => options.onProgress?.({ ...evt, bytes: base + (evt.bytes ?? 0), total })
+      guard: ctx.guard,
+      signal: ctx.options.signal,
+      total: ctx.total,
+      deferred,
+      onProgress: evt => {
+        ctx.done += (evt.bytes ?? 0) - seen
+        seen = evt.bytes ?? 0
+        ctx.options.onProgress?.({ ...evt, bytes: ctx.done, total: ctx.total })
+      }
     })
-    counts.files++
-    counts.done += rec.size
+    ctx.done += rec.size - seen
+    ctx.files++
     return rec
-  }
-  const entries: DirEntry[] = []
+  })
+}
+
+async function importPlan (ctx: ImportContext, p: Plan, added: boolean, deferred: boolean): Promise<ObjectRecord> {
+  if (p.kind === 'file') return await importFilePlan(ctx, p, added, deferred)
+  // children in a sliding window (their order kept for the entries); files also wait for a slot
+  const records: Array<Promise<ObjectRecord>> = []
+  const inFlight = new Set<Promise<ObjectRecord>>()
+  let failed = false
   for (const child of p.children) {
-    const rec = await importPlan(repo, child, guard, false, total, counts, options)
-    entries.push({ name: child.name, type: rec.is_directory ? 'dir' : 'file', hash: rec.hash, size: rec.size })
+    if (inFlight.size >= FILES_AT_ONCE) await Promise.race(inFlight).catch(() => { failed = true })
+    if (failed) break
+    const r = importPlan(ctx, child, false, true)
+    inFlight.add(r)
+    void r.finally(() => inFlight.delete(r)).catch(() => {})
+    records.push(r)
   }
-  counts.directories++
-  return await repo.commitDirectory(entries, { filename: p.name, mod_time: p.mtime.toISOString() }, { added, guard })
+  // nothing may still run when this returns or throws (the caller then releases the guard)
+  const settled = await Promise.allSettled(records)
+  const failure = settled.find(r => r.status === 'rejected')
+  if (failure !== undefined) throw failure.reason
+  const done = settled.map(r => (r as PromiseFulfilledResult<ObjectRecord>).value)
+  const entries: DirEntry[] = done.map((rec, i) => ({ name: p.children[i].name, type: rec.is_directory ? 'dir' : 'file', hash: rec.hash, size: rec.size }))
+  ctx.directories++
+  return await ctx.repo.commitDirectory(entries, { filename: p.name, mod_time: p.mtime.toISOString() }, { added, guard: ctx.guard, deferred })
 }

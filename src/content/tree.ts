@@ -78,6 +78,7 @@ export async function importTree (repo: Repo, parts: AsyncIterable<TreePart>, me
         added: false,
         guard,
         signal: options.signal,
+        deferred: true, // durable with the folder's own commit below
         onProgress: evt => options.onProgress?.({ ...evt, bytes: base + (evt.bytes ?? 0) })
       })
       parent.children.set(name, { kind: 'file', record })
@@ -95,12 +96,12 @@ export async function importTree (repo: Repo, parts: AsyncIterable<TreePart>, me
   }
 }
 
-async function commit (repo: Repo, dir: DirNode, name: string, guard: Guard, added: boolean, counts: { directories: number }): Promise<ObjectRecord> {
+async function commit (repo: Repo, dir: DirNode, name: string, guard: Guard, added: boolean, counts: { directories: number }, deferred = false): Promise<ObjectRecord> {
   const entries: DirEntry[] = []
   for (const [childName, child] of dir.children) {
-    const rec = child.kind === 'file' ? child.record : await commit(repo, child, childName, guard, false, counts)
+    const rec = child.kind === 'file' ? child.record : await commit(repo, child, childName, guard, false, counts, true)
     entries.push({ name: childName, type: rec.is_directory ? 'dir' : 'file', hash: rec.hash, size: rec.size })
   }
   counts.directories++
-  return await repo.commitDirectory(entries, { filename: name, mod_time: dir.mod_time }, { added, guard })
+  return await repo.commitDirectory(entries, { filename: name, mod_time: dir.mod_time }, { added, guard, deferred })
 }

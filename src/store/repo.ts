@@ -170,7 +170,7 @@ export class Repo {
   async importFile (source: AsyncIterable<Uint8Array>, meta: FileMeta, options: ImportOptions): Promise<ObjectRecord> { return await this.writer.importFile(source, meta, options) }
 
   /** Store a directory object for `entries` (whose objects must exist and be protected by `guard`). Resolves once durable. */
-  async commitDirectory (entries: DirEntry[], meta: { filename: string, mod_time?: string }, options: { added: boolean, guard: Guard }): Promise<ObjectRecord> { return await this.writer.commitDirectory(entries, meta, options) }
+  async commitDirectory (entries: DirEntry[], meta: { filename: string, mod_time?: string }, options: { added: boolean, guard: Guard, deferred?: boolean }): Promise<ObjectRecord> { return await this.writer.commitDirectory(entries, meta, options) }
 
   /** Release a local add. The object stays until gc finds nothing else holds it. */
   async rm (hash: string): Promise<ContentInfo> { return await this.writer.rm(hash) }

@@ -50,6 +50,15 @@ export interface ImportOptions extends OperationOptions {
    * returned it) once it is written: the import no longer uses its memory.
    */
   prehashed?: { hasher: ChunkHasher, chunkSize: number, release?: (bytes: Uint8Array) => void }
+  /**
+   * Part of a larger add (the files and subfolders of a folder): the record
+   * rides with the next group commit instead of waiting for one of its own,
+   * so a folder of many small files shares a few syncs. Not durable when it
+   * resolves: the caller's last step (the folder's own commitDirectory, not
+   * deferred) makes the whole add durable. Leftovers of an add that never
+   * gets there are unreferenced objects that gc reclaims.
+   */
+  deferred?: boolean
 }
 
 export interface FileMeta {
@@ -72,6 +81,7 @@ interface FileCommit {
   seg: string[]
   added: boolean
   guard: Guard
+  deferred: boolean
 }
 
 export interface WriterContext {
@@ -171,7 +181,7 @@ export class Writer {
         // content from a peer that is not what was asked for: never committed, swept below
         throw new CorruptDataError(`content does not match its hash: expected ${options.expectHash}, got ${hash}`, { expected: options.expectHash, actual: hash })
       }
-      const { record, dedup } = await this.commitFile({ hash, mid, meta, head, size, count, chunkSize, single, seg, added: options.added, guard })
+      const { record, dedup } = await this.commitFile({ hash, mid, meta, head, size, count, chunkSize, single, seg, added: options.added, guard, deferred: options.deferred === true && this.ctx.chunks.joinsCommits === true })
       committed = true
       this.ctx.access.touch(hash)
       if (single) {
@@ -229,7 +239,7 @@ export class Writer {
         }
         f.guard.protectObject(f.hash)
         // the record found may itself be waiting for its group: acknowledged only once durable
-        return { durable: this.commit(ops, generation), result: { record: existing, dedup: true } }
+        return { durable: this.commit(ops, generation, f.deferred), result: { record: existing, dedup: true } }
       }
       const now = new Date().toISOString()
       const record: ObjectRecord = {
@@ -257,7 +267,7 @@ export class Writer {
         { type: 'put', key: K.counters, value: enc(counters) }
       )
       f.guard.protectObject(f.hash)
-      return { durable: this.commit(ops, generation), result: { record, dedup: false } }
+      return { durable: this.commit(ops, generation, f.deferred), result: { record, dedup: false } }
     })
     // awaited outside the lock, so the writers behind it join the same group commit
     await durable
@@ -273,8 +283,9 @@ export class Writer {
    * to await once the lock is released. With no ops, the promise that what
    * was read is durable (it may be pending in a group).
    */
-  private commit (ops: KvOp[], generation: number | undefined): Promise<void> {
+  private commit (ops: KvOp[], generation: number | undefined, deferred = false): Promise<void> {
     const kv = this.ctx.kv
+    if (deferred && isGroupCommit(kv)) return kv.batch(ops, { generation }) // queued (and visible) now; durable with a later group
     const p = ops.length > 0 ? kv.batch(ops, { sync: true, generation }) : isGroupCommit(kv) ? kv.sync() : Promise.resolve()
     p.catch(() => {}) // awaited by the caller once the lock is released
     return p
@@ -304,7 +315,8 @@ export class Writer {
    * Store a directory object for `entries` (whose objects must exist and be
    * protected by `guard`). Resolves once durable.
    */
-  async commitDirectory (entries: DirEntry[], meta: { filename: string, mod_time?: string }, options: { added: boolean, guard: Guard }): Promise<ObjectRecord> {
+  async commitDirectory (entries: DirEntry[], meta: { filename: string, mod_time?: string }, options: { added: boolean, guard: Guard, deferred?: boolean }): Promise<ObjectRecord> {
+    const deferred = options.deferred === true && this.ctx.chunks.joinsCommits === true
     const { hash, encoding } = hashDirectory(entries)
     const { durable, record } = await this.ctx.lock.run(async () => {
       const generation = this.generation()
@@ -317,7 +329,7 @@ export class Writer {
         }
         options.guard.protectObject(hash)
         this.ctx.access.touch(hash)
-        return { durable: this.commit(ops, generation), record: existing }
+        return { durable: this.commit(ops, generation, deferred), record: existing }
       }
       const counts = countBy(entries.map(e => e.hash))
       const children = [...counts.keys()]
@@ -352,7 +364,7 @@ export class Writer {
       ops.push({ type: 'put', key: K.counters, value: enc(counters) })
       options.guard.protectObject(hash)
       this.ctx.access.touch(hash)
-      return { durable: this.commit(ops, generation), record }
+      return { durable: this.commit(ops, generation, deferred), record }
     })
     await durable
     return record
