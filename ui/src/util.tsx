@@ -76,11 +76,13 @@ export function useLoad<T> (fn: (signal: AbortSignal) => Promise<T>, deps: unkno
   const [state, setState] = useState<{ data?: T, error?: unknown, loading: boolean }>({ loading: true })
   const [tick, setTick] = useState(0)
   useEffect(() => {
-    const ctl = new AbortController()
+    // a page left while loading lets its small JSON requests finish and drops their answers
+    // (aborting them would show as failed requests and buys nothing)
+    let gone = false
     setState(s => ({ ...s, loading: true }))
-    fn(ctl.signal).then(data => { if (!ctl.signal.aborted) setState({ data, loading: false }) },
-      error => { if (!ctl.signal.aborted) setState(s => ({ data: s.data, error, loading: false })) })
-    return () => ctl.abort()
+    fn(new AbortController().signal).then(data => { if (!gone) setState({ data, loading: false }) },
+      error => { if (!gone) setState(s => ({ data: s.data, error, loading: false })) })
+    return () => { gone = true }
   }, [...deps, tick])
   return { ...state, reload: () => setTick(t => t + 1) }
 }

@@ -16,10 +16,9 @@ export function Folder ({ hash, path }: { hash: string, path: string[] }) {
       dir = e.hash
     }
     const { entries } = await get<{ entries: DirEntry[] }>(`/entries/${dir}`, signal)
-    const name = path.length === 0 ? (await get<{ filename: string }>(`/info/${hash}`, signal)).filename : path[path.length - 1]
-    return { dir, entries, name }
+    const rootName = (await get<{ filename: string }>(`/info/${hash}`, signal)).filename
+    return { dir, entries, rootName, name: path.length === 0 ? rootName : path[path.length - 1] }
   }, [hash, path.join('/')])
-  const rootName = path.length === 0 ? data?.name : undefined
   const viewPath = `/view/${hash}/${path.map(encodeURIComponent).map(p => `${p}/`).join('')}`
   const site = data?.entries.some(e => e.name === 'index.html' && e.type === 'file') === true
   return (
@@ -27,7 +26,7 @@ export function Folder ({ hash, path }: { hash: string, path: string[] }) {
       <nav aria-label='Breadcrumb' class='crumbs'>
         <a href='#/files'>Files</a>
         <span aria-hidden='true'> / </span>
-        <a href={link(hash, [])}>{rootName ?? short(hash)}</a>
+        <a href={link(hash, [])}>{data?.rootName ?? short(hash)}</a>
         {path.map((p, i) => <span key={i}><span aria-hidden='true'> / </span><a href={link(hash, path.slice(0, i + 1))} aria-current={i === path.length - 1 ? 'page' : undefined}>{p}</a></span>)}
       </nav>
       <h1 class='wrap'>{data?.name ?? 'Folder'}</h1>

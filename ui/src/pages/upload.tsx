@@ -126,7 +126,7 @@ export function Upload () {
           <label class='button' for='pick-files'>Choose files</label>
           <input id='pick-files' class='visually-hidden' type='file' multiple onChange={(e) => { const t = e.currentTarget; add(Array.from(t.files ?? []).map(file => ({ file }))); t.value = '' }} />
           <label class='button' for='pick-folder'>Choose a folder</label>
-          <input id='pick-folder' class='visually-hidden' type='file' multiple {...{ webkitdirectory: '' }} onChange={(e) => { const t = e.currentTarget; add(foldersOf(t.files ?? ([] as unknown as FileList)).map(folder => ({ folder }))); t.value = '' }} />
+          <input id='pick-folder' class='visually-hidden' type='file' multiple {...{ webkitdirectory: true }} onChange={(e) => { const t = e.currentTarget; add(foldersOf(t.files ?? ([] as unknown as FileList)).map(folder => ({ folder }))); t.value = '' }} />
         </div>
         <p class='muted small'>Each file is stored by its SHA-256; a folder keeps its relative paths (a folder picker cannot see empty subfolders; drag and drop can).</p>
       </div>
