@@ -10,7 +10,10 @@ export function Chart ({ title, series, unit }: { title: string, series: Series[
   const peak = Math.max(0, ...series.flatMap(s => s.values))
   const top = peak === 0 ? 1 : peak * 1.1
   const fmt = (v: number): string => unit === 'bytes' ? `${bytes(v)}/s` : `${v.toFixed(v < 10 ? 2 : 0)}/s`
-  const points = (values: number[]): string => values.map((v, i) => `${((i + n - values.length) / (n - 1)) * w},${h - (v / top) * h}`).join(' ')
+  const points = (vs: number[]): string => {
+    const values = vs.length === 1 ? [vs[0], vs[0]] : vs // one sample: a flat line across
+    return values.map((v, i) => `${((i + n - values.length) / (n - 1)) * w},${h - (v / top) * h}`).join(' ')
+  }
   const last = series.map(s => `${s.label} ${fmt(s.values[s.values.length - 1] ?? 0)}`).join(' · ')
   return (
     <figure class='chart'>

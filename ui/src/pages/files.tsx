@@ -86,7 +86,7 @@ export function Files () {
             <tbody>
               {sorted.map(i => (
                 <tr key={i.hash}>
-                  <td><a href={i.is_directory ? `#/folders/${i.hash}` : `#/files/${i.hash}`}>{i.is_directory ? '📁 ' : ''}{i.filename}</a></td>
+                  <td><a href={i.is_directory ? `#/folders/${i.hash}` : `#/files/${i.hash}`}>{i.filename}{i.is_directory ? '/' : ''}</a></td>
                   <td class='mono'><a href={`#/files/${i.hash}`} title={i.hash}>{short(i.hash)}</a></td>
                   <td class='num'>{bytes(i.size)}</td>
                   <td class='hide-narrow'>{i.mime_type}</td>

@@ -48,7 +48,7 @@ export function Folder ({ hash, path }: { hash: string, path: string[] }) {
                   <tbody>
                     {data.entries.map(e => (
                       <tr key={e.name}>
-                        <td><a href={e.type === 'dir' ? link(hash, [...path, e.name]) : `#/files/${e.hash}`}>{e.type === 'dir' ? '📁 ' : ''}{e.name}</a></td>
+                        <td><a href={e.type === 'dir' ? link(hash, [...path, e.name]) : `#/files/${e.hash}`}>{e.name}{e.type === 'dir' ? '/' : ''}</a></td>
                         <td class='num'>{bytes(e.size)}</td>
                         <td class='mono' title={e.hash}>{short(e.hash)}</td>
                       </tr>

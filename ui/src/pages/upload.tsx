@@ -142,7 +142,7 @@ export function Upload () {
               return (
                 <li key={j.id} class={`job ${j.state}`} data-name={j.name}>
                   <div class='row between'>
-                    <strong class='wrap'>{j.kind === 'folder' ? '📁 ' : ''}{j.name}</strong>
+                    <strong class='wrap'>{j.name}{j.kind === 'folder' ? '/' : ''}</strong>
                     <span class='muted small'>{j.kind === 'folder' ? `${j.files} file${j.files === 1 ? '' : 's'}, ` : ''}{bytes(j.loaded)} of {bytes(j.size)}{speed > 0 ? ` · ${bytes(speed)}/s` : ''}</span>
                   </div>
                   <progress max={100} value={pct} aria-label={`Upload of ${j.name}`} />
