@@ -1,5 +1,5 @@
 /** The token screen: shown when the API answers 401, or from the navigation. Checks the token with GET /tokens/self. */
-import { useState } from 'preact/hooks'
+import { useEffect, useState } from 'preact/hooks'
 import type { TokenInfo } from '../api.js'
 import { ApiError, call, token } from '../api.js'
 import { ErrorBox, messageOf, when } from '../util.js'
@@ -10,6 +10,12 @@ export function Connect ({ reason, onConnected }: { reason?: string, onConnected
   const [busy, setBusy] = useState(false)
   const [error, setError] = useState<string | undefined>()
   const [info, setInfo] = useState<TokenInfo | undefined>()
+
+  // the stored token's own status and scopes (a refused one just shows the form)
+  useEffect(() => {
+    const stored = token.get()
+    if (stored !== undefined && reason === undefined) call<TokenInfo>('/tokens/self', { withToken: stored }).then(r => setInfo(r.body), () => {})
+  }, [])
 
   async function submit (e: Event): Promise<void> {
     e.preventDefault()
