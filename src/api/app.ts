@@ -27,6 +27,7 @@ import { trackRequests } from './middleware/request-info.js'
 import type { ApiEnv, Deps } from './route.js'
 import { resolveRoute } from './route.js'
 import { GROUPS, ROUTES } from './routes/index.js'
+import { startStatsHistory } from './routes/stats-history.js'
 
 export interface ApiOptions {
   /** Largest accepted upload in bytes (413 past it). */
@@ -70,6 +71,7 @@ export function createApp (node: OpenHashNode, options: ApiOptions): Hono<ApiEnv
   const app = new Hono<ApiEnv>()
   const metrics = options.metrics === false ? undefined : createMetrics(node)
   const deps: Deps = { node, options, metrics }
+  if (metrics !== undefined) startStatsHistory(metrics, options.signal) // GET /stats/history — routes/stats-history.ts
 
   app.onError((err, c) => {
     // a response that already started cannot become an error page; cut it

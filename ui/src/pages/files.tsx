@@ -1,0 +1,208 @@
+/** Files: the paged list (GET /list, following Link rel=next), search by hash prefix (server) or name (the loaded pages), sort; the detail view. */
+import { useEffect, useState } from 'preact/hooks'
+import type { ContentInfo } from '../api.js'
+import { blobUrl, call, get, hex, token } from '../api.js'
+import { bytes, Copy, Empty, ErrorBox, messageOf, short, useLoad, when } from '../util.js'
+
+const PAGE = 50
+
+/** The hash just below `prefix000…`, so that `after` lists the prefix's hashes first. */
+function before (prefix: string): string | undefined {
+  const full = (prefix + '0'.repeat(64 - prefix.length)).split('').map(c => parseInt(c, 16))
+  let i = full.length - 1
+  while (i >= 0 && full[i] === 0) { full[i] = 15; i-- }
+  if (i < 0) return undefined
+  full[i]--
+  return full.map(d => d.toString(16)).join('')
+}
+
+type Sort = 'hash' | 'name' | 'size' | 'created'
+
+export function Files () {
+  const [items, setItems] = useState<ContentInfo[]>([])
+  const [next, setNext] = useState<string | undefined>()
+  const [error, setError] = useState<unknown>()
+  const [loading, setLoading] = useState(false)
+  const [query, setQuery] = useState('')
+  const [prefix, setPrefix] = useState('')
+  const [sort, setSort] = useState<Sort>('hash')
+
+  async function load (url: string, append: boolean, pfx: string): Promise<void> {
+    setLoading(true)
+    setError(undefined)
+    try {
+      const page = await call<ContentInfo[]>(url)
+      let got = page.body
+      let more = page.next
+      if (pfx !== '') {
+        const inside = got.filter(i => i.hash.startsWith(pfx))
+        if (inside.length < got.length) more = undefined
+        got = inside
+      }
+      setItems(old => append ? [...old, ...got] : got)
+      setNext(more)
+    } catch (err) {
+      setError(err)
+    } finally {
+      setLoading(false)
+    }
+  }
+
+  function search (e?: Event): void {
+    e?.preventDefault()
+    const q = query.trim().toLowerCase()
+    const pfx = /^[0-9a-f]{1,64}$/.test(q) ? q : ''
+    setPrefix(pfx)
+    const after = pfx === '' ? undefined : before(pfx)
+    void load(`/list?limit=${PAGE}${after === undefined ? '' : `&after=${after}`}`, false, pfx)
+  }
+
+  useEffect(() => { search() }, [])
+
+  const q = query.trim().toLowerCase()
+  const shown = items.filter(i => prefix !== '' || q === '' || i.filename.toLowerCase().includes(q))
+  const sorted = [...shown].sort((a, b) => sort === 'name' ? a.filename.localeCompare(b.filename) : sort === 'size' ? b.size - a.size : sort === 'created' ? b.created_at.localeCompare(a.created_at) : a.hash.localeCompare(b.hash))
+  return (
+    <section>
+      <h1>Files</h1>
+      <form class='row' role='search' onSubmit={search}>
+        <label class='sr' for='q'>Search by name or hash prefix</label>
+        <input id='q' type='search' placeholder='Name, or the start of a hash' value={query} onInput={(e) => setQuery(e.currentTarget.value)} />
+        <button type='submit'>Search</button>
+        <label for='sort'>Sort</label>
+        <select id='sort' value={sort} onChange={(e) => setSort(e.currentTarget.value as Sort)}>
+          <option value='hash'>hash</option><option value='name'>name</option><option value='size'>size</option><option value='created'>newest</option>
+        </select>
+      </form>
+      <p class='muted small'>{prefix !== '' ? `Hashes starting with ${prefix}.` : q !== '' ? 'Names are matched in the pages loaded so far; load more to search further.' : `${PAGE} at a time, in hash order.`}</p>
+      <ErrorBox error={error} />
+      {!loading && items.length === 0 && error === undefined && (
+        <Empty>{prefix !== '' ? 'Nothing here has a hash starting like that.' : <>Nothing stored yet. <a href='#/upload'>Upload a file or a folder</a>.</>}</Empty>
+      )}
+      {sorted.length > 0 && (
+        <div class='table-wrap'>
+          <table>
+            <thead><tr><th>Name</th><th>Hash</th><th class='num'>Size</th><th class='hide-narrow'>Type</th><th class='hide-narrow'>Stored</th></tr></thead>
+            <tbody>
+              {sorted.map(i => (
+                <tr key={i.hash}>
+                  <td><a href={i.is_directory ? `#/folders/${i.hash}` : `#/files/${i.hash}`}>{i.filename}{i.is_directory ? '/' : ''}</a></td>
+                  <td class='mono'><a href={`#/files/${i.hash}`} title={i.hash}>{short(i.hash)}</a></td>
+                  <td class='num'>{bytes(i.size)}</td>
+                  <td class='hide-narrow'>{i.mime_type}</td>
+                  <td class='hide-narrow'>{when(i.created_at)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {loading && <p aria-busy='true'>Loading…</p>}
+      {next !== undefined && !loading && <button type='button' onClick={() => { void load(next, true, prefix) }}>Load more</button>}
+    </section>
+  )
+}
+
+const PREVIEW_MAX = 64 * 1024 * 1024
+
+function Preview ({ info }: { info: ContentInfo }) {
+  const kind = info.mime_type.split('/')[0]
+  const needsToken = token.get() !== undefined
+  const src = `/view/${info.hash}`
+  const [url, setUrl] = useState<string | undefined>(needsToken ? undefined : src)
+  const [error, setError] = useState<unknown>()
+  const [text, setText] = useState<string | undefined>()
+  const isText = kind === 'text' || /json|xml|javascript/.test(info.mime_type)
+  useEffect(() => {
+    const ctl = new AbortController()
+    let made: string | undefined
+    if (isText && info.size === 0) {
+      setText('(empty file)')
+    } else if (isText) {
+      const headers: Record<string, string> = { Range: 'bytes=0-65535' }
+      const t = token.get()
+      if (t !== undefined) headers.Authorization = `Bearer ${t}`
+      fetch(src, { headers, signal: ctl.signal, credentials: 'omit' })
+        .then(async r => { if (!r.ok) throw new Error(`${r.status} ${r.statusText}`); setText(await r.text()) })
+        .catch(err => { if (!ctl.signal.aborted) setError(err) })
+    } else if (needsToken && ['image', 'video', 'audio'].includes(kind) && info.size <= PREVIEW_MAX) {
+      blobUrl(src, ctl.signal).then(u => { made = u; setUrl(u) }, err => { if (!ctl.signal.aborted) setError(err) })
+    }
+    return () => { ctl.abort(); if (made !== undefined) URL.revokeObjectURL(made) }
+  }, [info.hash])
+  if (error !== undefined) return <p class='error'>No preview: {messageOf(error)}</p>
+  if (isText) return text === undefined ? <p aria-busy='true'>Loading the preview…</p> : <pre class='preview-text'>{text}{info.size > 65536 ? '\n…' : ''}</pre>
+  if (!['image', 'video', 'audio'].includes(kind)) return <p class='muted'>No inline preview for {info.mime_type}. {!needsToken && <a href={src} target='_blank' rel='noreferrer'>Open it in a sandboxed tab</a>}</p>
+  if (url === undefined) return info.size > PREVIEW_MAX ? <p class='muted'>Too large to preview with a token ({bytes(info.size)}); download it.</p> : <p aria-busy='true'>Loading the preview…</p>
+  if (kind === 'image') return <img class='preview' src={url} alt={`Preview of ${info.filename}`} />
+  if (kind === 'video') return <video class='preview' src={url} controls preload='metadata' />
+  return <audio src={url} controls preload='metadata' />
+}
+
+async function download (info: ContentInfo): Promise<void> {
+  const url = await blobUrl(`/download/${info.hash}`)
+  const a = document.createElement('a')
+  a.href = url
+  a.download = info.filename
+  a.click()
+  setTimeout(() => URL.revokeObjectURL(url), 60_000)
+}
+
+export function FileDetail ({ hash }: { hash: string }) {
+  const { data: info, error, reload } = useLoad(async (signal) => {
+    if (!hex(hash)) throw new Error(`not a hash: ${hash}`)
+    const [i, pins] = await Promise.all([get<ContentInfo>(`/info/${hash}`, signal), get<Record<string, number>>('/pins', signal)])
+    return { ...i, pin: pins[i.hash] }
+  }, [hash])
+  const [priority, setPriority] = useState('1')
+  const [status, setStatus] = useState<string | undefined>()
+  const [actionError, setActionError] = useState<unknown>()
+  useEffect(() => { if (info?.pin !== undefined) setPriority(String(info.pin)) }, [info?.pin])
+
+  async function act (what: string, fn: () => Promise<unknown>): Promise<void> {
+    setActionError(undefined)
+    setStatus(undefined)
+    try { await fn(); setStatus(what); reload() } catch (err) { setActionError(err) }
+  }
+
+  if (info === undefined) return <section><h1>File</h1>{error === undefined ? <p aria-busy='true'>Loading…</p> : <ErrorBox error={error} />}</section>
+  const needsToken = token.get() !== undefined
+  return (
+    <section>
+      <p><a href='#/files'>← Files</a></p>
+      <h1 class='wrap'>{info.filename}</h1>
+      <dl class='pairs wide'>
+        <dt>Hash</dt><dd class='mono wrap'>{info.hash} <Copy text={info.hash} label='hash' /></dd>
+        <dt>CID</dt><dd class='mono wrap'>{info.cid} <Copy text={info.cid} label='CID' /></dd>
+        <dt>Size</dt><dd>{bytes(info.size)} ({info.size} bytes)</dd>
+        <dt>Type</dt><dd>{info.mime_type}</dd>
+        <dt>Modified</dt><dd>{when(info.mod_time)}</dd>
+        <dt>Stored</dt><dd>{when(info.created_at)}</dd>
+        <dt>Chunks</dt><dd>{info.chunk_count}</dd>
+        <dt>References</dt><dd>{info.ref_count}</dd>
+        <dt>Directory</dt><dd>{info.is_directory ? 'yes' : 'no'}</dd>
+        <dt>Pin</dt><dd data-testid='pin-state'>{info.pin === undefined ? 'not pinned' : `pinned, priority ${info.pin}`}</dd>
+      </dl>
+      <div class='row'>
+        {info.is_directory
+          ? <a class='button' href={`#/folders/${info.hash}`}>Browse the folder</a>
+          : needsToken
+            ? <button type='button' onClick={() => { void download(info).catch(setActionError) }}>Download</button>
+            : <a class='button' href={`/download/${info.hash}`} download={info.filename}>Download</a>}
+        <label for='prio'>Priority</label>
+        <input id='prio' type='number' min={1} max={100} value={priority} onInput={(e) => setPriority(e.currentTarget.value)} class='narrow-input' />
+        <button type='button' class='primary' onClick={() => { void act('Pinned.', async () => await call(`/pin/${info.hash}?priority=${encodeURIComponent(priority)}`, { method: 'POST' })) }}>{info.pin === undefined ? 'Pin' : 'Update pin'}</button>
+        {info.pin !== undefined && <button type='button' onClick={() => { void act('Unpinned.', async () => await call(`/unpin/${info.hash}`, { method: 'DELETE' })) }}>Unpin</button>}
+        <button
+          type='button' class='danger' onClick={() => {
+            if (confirm(`Release the local add of ${info.filename}? The next gc removes it unless a pin or a folder holds it.`)) void act('Released: the next gc removes it unless something else holds it.', async () => await call(`/content/${info.hash}`, { method: 'DELETE' }))
+          }}
+        >Remove (rm)
+        </button>
+      </div>
+      {status !== undefined && <p class='ok' role='status'>{status}</p>}
+      <ErrorBox error={actionError} />
+      {!info.is_directory && <><h2>Preview</h2><Preview info={info} /></>}
+    </section>
+  )
+}
