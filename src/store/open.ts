@@ -110,17 +110,7 @@ async function openStoreUnchecked (dataDir: string, options: StoreOptions, comma
   }
   let chunks: ChunkStore | undefined
   try {
-    const versionRaw = await kv.get(K.version)
-    const version = versionRaw === undefined ? undefined : JSON.parse(Buffer.from(versionRaw).toString('utf8'))
-    // storage.backend chooses the backend of a new store; an existing store keeps its own
-    let backend: ChunkBackend = options.backend
-    if (version === undefined) {
-      await kv.batch([{ type: 'put', key: K.version, value: Buffer.from(JSON.stringify({ version: STORE_VERSION, backend, created_at: new Date().toISOString() })) }], { sync: true })
-    } else {
-      if (version.version !== STORE_VERSION) throw new StoreIncompatibleError(`data directory ${dataDir} has store version ${String(version.version)}; this openhash reads version ${STORE_VERSION}`)
-      if (version.backend !== 'pack' && version.backend !== 'leveldb') throw new StoreIncompatibleError(`data directory ${dataDir} names an unknown chunk backend "${String(version.backend)}"`)
-      backend = version.backend
-    }
+    const backend = await storeBackend(kv, dataDir, options.backend)
     chunks = backend === 'leveldb'
       ? new LevelChunkStore(join(dataDir, 'chunks-leveldb'), onDiskFull)
       : new PackChunkStore(join(dataDir, 'packs'), kv, { maxPackBytes: packBytes(options), compactThreshold: options.compact_threshold, space })
@@ -170,4 +160,20 @@ async function openStoreUnchecked (dataDir: string, options: StoreOptions, comma
       await kv.close()
     }
   }
+}
+
+/**
+ * The chunk backend of the store: a new store records `wanted` (storage.backend)
+ * with the store version; an existing one keeps its own, if this openhash reads its version.
+ */
+async function storeBackend (kv: KvStore, dataDir: string, wanted: ChunkBackend): Promise<ChunkBackend> {
+  const versionRaw = await kv.get(K.version)
+  const version = versionRaw === undefined ? undefined : JSON.parse(Buffer.from(versionRaw).toString('utf8'))
+  if (version === undefined) {
+    await kv.batch([{ type: 'put', key: K.version, value: Buffer.from(JSON.stringify({ version: STORE_VERSION, backend: wanted, created_at: new Date().toISOString() })) }], { sync: true })
+    return wanted
+  }
+  if (version.version !== STORE_VERSION) throw new StoreIncompatibleError(`data directory ${dataDir} has store version ${String(version.version)}; this openhash reads version ${STORE_VERSION}`)
+  if (version.backend !== 'pack' && version.backend !== 'leveldb') throw new StoreIncompatibleError(`data directory ${dataDir} names an unknown chunk backend "${String(version.backend)}"`)
+  return version.backend
 }

@@ -2,17 +2,10 @@
  * The repo: objects, manifests, reference counts and pins over a KvStore
  * (metadata) and a ChunkStore (bytes). Knows nothing of HTTP or libp2p.
  *
- * Invariants (checked by `verify`):
- * - c/<chunk> = number of occurrences of <chunk> across all manifest segments
- *   m/<mid>/<seq> that exist, whatever the manifest's state. A segment and its
- *   count changes are written in one atomic batch, so crashes never skew counts.
- * - An object's `refs` = number of entries naming it across stored directories.
- *   ref_count (as shown) = refs + (added ? 1 : 0).
- * - A manifest is `staging` while its add runs, `live` once an object owns it,
- *   `released` when it is to be unwound (dedup, abort, object deleted, or a
- *   crashed add). Released manifests are unwound segment by segment; each
- *   segment's removal and its decrements share one batch.
- * See docs/storage.md.
+ * A facade: each concern lives in its own file (access, guard, pins,
+ * manifests, collect, quota, reader, writer, gc, verify) and Repo delegates.
+ * Its invariants (reference counts, manifest states, checked by `verify`)
+ * are in docs/storage.md, Reference counting.
  */
 import type { ContentInfo, GcResult, OperationOptions, QuotaStatus, VerifyResult } from '../interface.js'
 import { DEFAULT_PRIORITY } from '../interface.js'
@@ -42,7 +35,6 @@ const log = logger('store')
 export { Guard } from './guard.js'
 export type { Counters, HoldRecord, ObjectRecord, PinRecord } from './records.js'
 export type { EvictResult, QuotaOptions } from './quota.js'
-
 export type { FileMeta, ImportOptions } from './writer.js'
 
 export interface RepoInit {

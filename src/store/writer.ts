@@ -183,12 +183,7 @@ export class Writer {
       }
       const { record, dedup } = await this.commitFile({ hash, mid, meta, head, size, count, chunkSize, single, seg, added: options.added, guard, deferred: options.deferred === true && this.ctx.chunks.joinsCommits === true })
       committed = true
-      this.ctx.access.touch(hash)
-      if (single) {
-        guard.releaseChunks(seg) // counted now (or, after a dedup, never: unreferenced ones are swept)
-        if (dedup) await this.ctx.collector.sweepChunks(seg).catch((err) => { log.error('sweeping the chunks of a duplicate add failed (gc will): %s', err?.message ?? err) })
-      } else if (dedup) await this.ctx.manifests.release(mid)
-      this.ctx.quota.afterWrite(hash)
+      await this.afterCommit(hash, mid, single ? seg : undefined, dedup, guard)
       return record
     } catch (err) {
       // no put or commit may race the cleanup: let every one settle first
@@ -201,6 +196,19 @@ export class Writer {
       this.ctx.protections.manifests.delete(mid)
       if (options.guard === undefined) guard.release()
     }
+  }
+
+  /**
+   * A committed add: its use recorded; a one-segment file's chunks (`single`) no longer guarded;
+   * after a dedup, what this add alone wrote goes (its chunks, or its manifest); the quota checked.
+   */
+  private async afterCommit (hash: string, mid: string, single: string[] | undefined, dedup: boolean, guard: Guard): Promise<void> {
+    this.ctx.access.touch(hash)
+    if (single !== undefined) {
+      guard.releaseChunks(single) // counted now (or, after a dedup, never: unreferenced ones are swept)
+      if (dedup) await this.ctx.collector.sweepChunks(single).catch((err) => { log.error('sweeping the chunks of a duplicate add failed (gc will): %s', err?.message ?? err) })
+    } else if (dedup) await this.ctx.manifests.release(mid)
+    this.ctx.quota.afterWrite(hash)
   }
 
   /**
