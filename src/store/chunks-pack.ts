@@ -279,36 +279,12 @@ export class PackChunkStore implements ChunkStore, CommitParticipant {
     // grouped: the next group syncs the pack and indexes what is staged (prepare below)
     if (isGroupCommit(this.kv)) { await this.kv.sync(); return }
     await this.flushLock.run(async () => {
-      for (const fh of this.retired.splice(0)) await fh.close().catch(() => {})
-      if (this.staged.size === 0) return
-      // take the staged set between appends; appends resume while we sync
-      const { staged, writer } = await this.writeLock.run(async () => {
-        const staged = this.staged
-        this.staged = new Map()
-        this.flushing = staged
-        const writer = this.writer
-        const dirty = writer?.dirty === true
-        if (writer !== undefined) writer.dirty = false
-        return { staged, writer: dirty ? writer : undefined }
-      })
+      const staged = await this.syncStaged()
+      if (staged === undefined) return
       try {
-        // packs rotated away from were synced by rotate(); the current one is synced here
-        if (writer !== undefined) await writer.fh.datasync().catch((err) => { throw this.failed(err) })
-        await this.indexLock.run(async () => {
-          const counters = decodeCounters(await this.kv.get(STATS_KEY))
-          const ops: KvOp[] = []
-          for (const [hash, loc] of staged) {
-            ops.push({ type: 'put', key: INDEX_PREFIX + hash, value: encodeLocation(loc) })
-            counters.count += 1
-            counters.bytes += loc.length
-          }
-          ops.push({ type: 'put', key: STATS_KEY, value: encodeCounters(counters.count, counters.bytes) })
-          await this.kv.batch(ops, { sync: true })
-        })
+        await this.indexLock.run(async () => { await this.kv.batch(await this.indexOps(staged), { sync: true }) })
       } catch (err) {
-        // keep them staged so a later flush retries
-        for (const [h, loc] of staged) if (!this.staged.has(h)) this.staged.set(h, loc)
-        if (writer !== undefined) writer.dirty = true
+        this.restage(staged) // a later flush retries
         throw err
       } finally {
         this.flushing = undefined
@@ -318,8 +294,35 @@ export class PackChunkStore implements ChunkStore, CommitParticipant {
 
   /** Group commit, first half: sync the pack, hand over the index entries of what is staged. */
   async prepare (): Promise<KvOp[]> {
+    const staged = await this.syncStaged()
+    if (staged === undefined) return []
+    try {
+      // the counters are read here and written by the group: no delete or re-index may come between
+      await this.holdIndex()
+      return await this.indexOps(staged)
+    } catch (err) {
+      this.settle(false)
+      throw err
+    }
+  }
+
+  /** Group commit, second half: indexed; or, on failure, staged again for the next group. */
+  settle (ok: boolean): void {
+    this.releaseIndex?.()
+    this.releaseIndex = undefined
+    const flushing = this.flushing
+    this.flushing = undefined
+    if (!ok && flushing !== undefined) this.restage(flushing)
+  }
+
+  /**
+   * Take the staged chunks (appends go on meanwhile) and fdatasync the pack
+   * they are in; they stay visible as `flushing` until indexed. Packs rotated
+   * away from were synced by rotate(). Undefined when nothing is staged.
+   */
+  private async syncStaged (): Promise<Map<string, Location> | undefined> {
     for (const fh of this.retired.splice(0)) await fh.close().catch(() => {})
-    if (this.staged.size === 0) return []
+    if (this.staged.size === 0) return undefined
     const { staged, writer } = await this.writeLock.run(async () => {
       const staged = this.staged
       this.staged = new Map()
@@ -332,18 +335,16 @@ export class PackChunkStore implements ChunkStore, CommitParticipant {
     try {
       if (writer !== undefined) await writer.fh.datasync().catch((err) => { throw this.failed(err) })
     } catch (err) {
-      this.settle(false)
+      this.restage(staged)
+      this.flushing = undefined
       throw err
     }
-    // the counters are read here and written by the group: no delete or re-index may come between
-    await this.holdIndex()
-    let counters: { count: number, bytes: number }
-    try {
-      counters = decodeCounters(await this.kv.get(STATS_KEY))
-    } catch (err) {
-      this.settle(false)
-      throw err
-    }
+    return staged
+  }
+
+  /** The index entries of `staged` and the counters with them (read-modify-write: call under indexLock). */
+  private async indexOps (staged: Map<string, Location>): Promise<KvOp[]> {
+    const counters = decodeCounters(await this.kv.get(STATS_KEY))
     const ops: KvOp[] = []
     for (const [hash, loc] of staged) {
       ops.push({ type: 'put', key: INDEX_PREFIX + hash, value: encodeLocation(loc) })
@@ -354,6 +355,12 @@ export class PackChunkStore implements ChunkStore, CommitParticipant {
     return ops
   }
 
+  /** Chunks whose sync or indexing failed: staged again (the pack synced again) for the next try. */
+  private restage (staged: Map<string, Location>): void {
+    for (const [h, loc] of staged) if (!this.staged.has(h)) this.staged.set(h, loc)
+    if (this.writer !== undefined) this.writer.dirty = true
+  }
+
   /** Take indexLock until settle() lets it go. */
   private async holdIndex (): Promise<void> {
     await new Promise<void>(resolve => {
@@ -362,17 +369,6 @@ export class PackChunkStore implements ChunkStore, CommitParticipant {
         await new Promise<void>(resolve => { this.releaseIndex = resolve })
       })
     })
-  }
-
-  /** Group commit, second half: indexed; or, on failure, staged again for the next group. */
-  settle (ok: boolean): void {
-    this.releaseIndex?.()
-    this.releaseIndex = undefined
-    const flushing = this.flushing
-    this.flushing = undefined
-    if (ok || flushing === undefined) return
-    for (const [h, loc] of flushing) if (!this.staged.has(h)) this.staged.set(h, loc)
-    if (this.writer !== undefined) this.writer.dirty = true
   }
 
   async delete (hashes: string[]): Promise<number> {

@@ -181,7 +181,7 @@ export class Writer {
         // content from a peer that is not what was asked for: never committed, swept below
         throw new CorruptDataError(`content does not match its hash: expected ${options.expectHash}, got ${hash}`, { expected: options.expectHash, actual: hash })
       }
-      const { record, dedup } = await this.commitFile({ hash, mid, meta, head, size, count, chunkSize, single, seg, added: options.added, guard, deferred: options.deferred === true && this.ctx.chunks.joinsCommits === true })
+      const { record, dedup } = await this.commitFile({ hash, mid, meta, head, size, count, chunkSize, single, seg, added: options.added, guard, deferred: options.deferred === true })
       committed = true
       await this.afterCommit(hash, mid, single ? seg : undefined, dedup, guard)
       return record
@@ -293,7 +293,9 @@ export class Writer {
    */
   private commit (ops: KvOp[], generation: number | undefined, deferred = false): Promise<void> {
     const kv = this.ctx.kv
-    if (deferred && isGroupCommit(kv)) return kv.batch(ops, { generation }) // queued (and visible) now; durable with a later group
+    // queued (and visible) now, durable with a later group; only when the chunks these records name are
+    // made durable by that same group (pack backend), else each commit waits as usual
+    if (deferred && isGroupCommit(kv) && this.ctx.chunks.joinsCommits === true) return kv.batch(ops, { generation })
     const p = ops.length > 0 ? kv.batch(ops, { sync: true, generation }) : isGroupCommit(kv) ? kv.sync() : Promise.resolve()
     p.catch(() => {}) // awaited by the caller once the lock is released
     return p
@@ -324,7 +326,7 @@ export class Writer {
    * protected by `guard`). Resolves once durable.
    */
   async commitDirectory (entries: DirEntry[], meta: { filename: string, mod_time?: string }, options: { added: boolean, guard: Guard, deferred?: boolean }): Promise<ObjectRecord> {
-    const deferred = options.deferred === true && this.ctx.chunks.joinsCommits === true
+    const deferred = options.deferred === true
     const { hash, encoding } = hashDirectory(entries)
     const { durable, record } = await this.ctx.lock.run(async () => {
       const generation = this.generation()

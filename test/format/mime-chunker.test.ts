@@ -52,6 +52,24 @@ describe('chunker', () => {
     expect(Buffer.concat(chunks)).toEqual(data)
     expect(seen.size).toBe(1)
   })
+  it('with a pool and chunks over 64 KiB, a small file stays in a small buffer and a larger one still chunks exactly', async () => {
+    const CS = 256 * 1024
+    const small = Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 13) & 0xff))
+    const smallChunks: Uint8Array[] = []
+    for await (const c of chunker((async function * () { yield small })(), CS, new ChunkPool(CS, 2))) smallChunks.push(c)
+    expect(smallChunks.map(c => c.byteLength)).toEqual([4096])
+    expect(smallChunks[0].buffer.byteLength).toBeLessThan(CS) // not a whole chunk buffer for 4 KiB
+    expect(Buffer.from(smallChunks[0])).toEqual(small)
+    // the first chunk starts small and moves into a pool buffer as it grows past 64 KiB
+    const data = Buffer.from(Array.from({ length: 2 * CS + 12345 }, (_, i) => (i * 31 + (i >> 9)) & 0xff))
+    for (const pieceSize of [1000, 65536, 70000, CS, 3 * CS]) {
+      const source = (async function * () { for (let o = 0; o < data.length; o += pieceSize) yield data.subarray(o, o + pieceSize) })()
+      const chunks: Buffer[] = []
+      for await (const c of chunker(source, CS, new ChunkPool(CS, 2))) chunks.push(Buffer.from(c))
+      expect(chunks.map(c => c.length)).toEqual([CS, CS, 12345])
+      expect(Buffer.concat(chunks)).toEqual(data)
+    }
+  })
 })
 
 describe('FileHasher (worker thread)', () => {

@@ -28,6 +28,13 @@ class Recording extends MemoryKv {
   gate?: Promise<void>
   failNext?: Error
   readGate?: Promise<void>
+  /** Hold every batch from now on until the returned function is called. */
+  hold (): () => void {
+    let open!: () => void
+    this.gate = new Promise(resolve => { open = resolve })
+    return () => { open(); this.gate = undefined }
+  }
+
   override async getMany (keys: string[]): Promise<Array<Uint8Array | undefined>> {
     await this.readGate
     return await super.getMany(keys)
@@ -56,13 +63,11 @@ describe('GroupCommitKv', () => {
     const inner = new Recording()
     const kv = new GroupCommitKv(inner)
     await kv.open()
-    let open!: () => void
-    inner.gate = new Promise(resolve => { open = resolve })
+    const open = inner.hold()
     const first = kv.batch([{ type: 'put', key: 'a', value: b('0') }], { sync: true })
     await new Promise(resolve => setImmediate(resolve))
     const rest = Array.from({ length: 32 }, async (_, i) => await kv.batch([{ type: 'put', key: `k${i}`, value: b(String(i)) }], { sync: true }))
     open()
-    inner.gate = undefined
     await Promise.all([first, ...rest])
     expect(inner.batches.map(x => [x.ops.length, x.sync])).toEqual([[1, true], [32, true]])
     expect(kv.stats).toEqual({ groups: 2, batches: 33 })
@@ -94,15 +99,13 @@ describe('GroupCommitKv', () => {
     const inner = new Recording()
     const kv = new GroupCommitKv(inner)
     await kv.open()
-    let open!: () => void
-    inner.gate = new Promise(resolve => { open = resolve })
+    const open = inner.hold()
     const written = kv.batch([{ type: 'put', key: 'k', value: b('pending') }], { sync: true })
     let release!: () => void
     inner.readGate = new Promise(resolve => { release = resolve })
     const read = kv.getMany(['k', 'absent'])
     inner.readGate = undefined
     open()
-    inner.gate = undefined
     await written // the group landed: 'k' left the overlay while the read waits
     release()
     expect((await read).map(str)).toEqual(['pending', undefined])
@@ -130,8 +133,7 @@ describe('GroupCommitKv', () => {
     await kv.open()
     await kv.batch([{ type: 'put', key: 'n', value: b('1') }], { sync: true })
     const gen = kv.generation
-    let open!: () => void
-    inner.gate = new Promise(resolve => { open = resolve })
+    const open = inner.hold()
     inner.failNext = new Error('ENOSPC')
     const failing = kv.batch([{ type: 'put', key: 'n', value: b('2') }], { sync: true })
     await new Promise(resolve => setImmediate(resolve))
@@ -140,7 +142,6 @@ describe('GroupCommitKv', () => {
     const waiting = kv.batch([{ type: 'put', key: 'm', value: b('x') }], { sync: true })
     expect(str(await kv.get('n'))).toBe('3')
     open()
-    inner.gate = undefined
     await expect(failing).rejects.toThrow('ENOSPC')
     await expect(waiting).rejects.toThrow('ENOSPC')
     expect(kv.generation).toBe(gen + 1)
