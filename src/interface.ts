@@ -82,7 +82,12 @@ export interface VerifyResult {
   problems: VerifyProblem[]
 }
 
-export interface ProgressEvent { type: string, bytes?: number, total?: number, [k: string]: unknown }
+/**
+ * A long operation's progress. Adds report `add:bytes` as bytes are read and,
+ * for folders, `add:file` as each file is stored; `files`/`files_total` count
+ * the folder's files (done, and in all).
+ */
+export interface ProgressEvent { type: string, bytes?: number, total?: number, files?: number, files_total?: number, [k: string]: unknown }
 
 export interface OperationOptions {
   signal?: AbortSignal

@@ -8,7 +8,7 @@
 import { createReadStream } from 'node:fs'
 import { relative, sep } from 'node:path'
 import type { Plan } from '../content/importer.js'
-import { fsError, planPath, totalBytes } from '../content/importer.js'
+import { fsError, planPath, totalBytes, totalFiles } from '../content/importer.js'
 import { parseHash } from '../format/hash.js'
 import type { TreeMeta, TreePart } from '../content/tree.js'
 import {
@@ -108,7 +108,7 @@ export class OpenHashClient implements OpenHashNode {
       }
     }
     walk(plan)
-    return this.treeResult(await this.http.upload('/upload/folder', parts, { ...options, total }))
+    return this.treeResult(await this.http.upload('/upload/folder', parts, { ...options, total, filesTotal: totalFiles(plan) }))
   }
 
   // ---- reading ----

@@ -137,20 +137,37 @@ export class HttpTransport {
     }
   }
 
-  /** A multipart upload (streamed; Content-Length when the parts' sizes are known); the answer's JSON. */
-  async upload (path: string, parts: FormPart[] | AsyncIterable<FormPart>, options: OperationOptions & { total?: number }): Promise<any> {
+  /**
+   * A multipart upload (streamed; Content-Length when the parts' sizes are known); the answer's JSON.
+   * Progress counts file bytes sent and, with `filesTotal` (a folder), files sent.
+   */
+  async upload (path: string, parts: FormPart[] | AsyncIterable<FormPart>, options: OperationOptions & { total?: number, filesTotal?: number }): Promise<any> {
     const boundary = newBoundary()
     const headers: Record<string, string> = { 'Content-Type': `multipart/form-data; boundary=${boundary}` }
     const length = Array.isArray(parts) ? multipartLength(parts, boundary) : undefined
     if (length !== undefined) headers['Content-Length'] = String(length)
     let fileBytes = 0
+    let files = 0
+    const { onProgress, total, filesTotal } = options
+    const counts = (): object => filesTotal === undefined ? {} : { files, files_total: filesTotal }
     const counted = (async function * () {
       for await (const part of parts) {
-        if (part.kind === 'file') {
-          const src = part.source
-          yield { ...part, source: async function * () { for await (const b of src()) { fileBytes += b.byteLength; options.onProgress?.({ type: 'add:bytes', bytes: fileBytes, total: options.total }); yield b } } }
-        } else {
+        if (part.kind !== 'file' || onProgress === undefined) {
           yield part
+          continue
+        }
+        const src = part.source
+        yield {
+          ...part,
+          source: async function * () {
+            for await (const b of src()) {
+              fileBytes += b.byteLength
+              onProgress({ type: 'add:bytes', bytes: fileBytes, total, ...counts() })
+              yield b
+            }
+            files++
+            if (filesTotal !== undefined) onProgress({ type: 'add:file', bytes: fileBytes, total, ...counts() })
+          }
         }
       }
     })()

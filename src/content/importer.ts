@@ -104,6 +104,10 @@ export function totalBytes (p: Plan): number {
   return p.kind === 'file' ? p.size : p.children.reduce((s, c) => s + totalBytes(c), 0)
 }
 
+export function totalFiles (p: Plan): number {
+  return p.kind === 'file' ? 1 : p.children.reduce((s, c) => s + totalFiles(c), 0)
+}
+
 /** Files of a tree read, hashed and written at a time (the rest of the tree waits its turn). */
 const FILES_AT_ONCE = 8
 
@@ -112,7 +116,7 @@ export async function importPath (repo: Repo, path: string, options: OperationOp
   const root = await planPath(path)
   const total = totalBytes(root)
   const guard = repo.guard()
-  const ctx: ImportContext = { repo, guard, total, options, files: 0, directories: 0, done: 0, slots: new Slots(FILES_AT_ONCE) }
+  const ctx: ImportContext = { repo, guard, total, filesTotal: totalFiles(root), options, files: 0, directories: 0, done: 0, slots: new Slots(FILES_AT_ONCE) }
   try {
     // everything below the root rides with later group commits; the root's own commit makes it all durable
     const record = await importPlan(ctx, root, options.added ?? true, false)
@@ -126,6 +130,7 @@ interface ImportContext {
   repo: Repo
   guard: Guard
   total: number
+  filesTotal: number
   options: OperationOptions
   files: number
   directories: number
@@ -180,11 +185,12 @@ async function importFilePlan (ctx: ImportContext, p: Plan & { kind: 'file' }, a
       onProgress: evt => {
         ctx.done += (evt.bytes ?? 0) - seen
         seen = evt.bytes ?? 0
-        ctx.options.onProgress?.({ ...evt, bytes: ctx.done, total: ctx.total })
+        ctx.options.onProgress?.({ ...evt, bytes: ctx.done, total: ctx.total, files: ctx.files, files_total: ctx.filesTotal })
       }
     })
     ctx.done += rec.size - seen
     ctx.files++
+    ctx.options.onProgress?.({ type: 'add:file', bytes: ctx.done, total: ctx.total, files: ctx.files, files_total: ctx.filesTotal })
     return rec
   })
 }

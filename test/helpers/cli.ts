@@ -43,7 +43,14 @@ export interface RunOptions {
   /** Kill the CLI after this many ms (default 60 s). */
   timeoutMs?: number
   input?: string | Buffer
+  /**
+   * Run under a pseudo-terminal (util-linux `script`), as a user at a terminal
+   * would: stdout then carries stdout and stderr together, terminal codes included.
+   */
+  tty?: boolean
 }
+
+const shellQuote = (a: string): string => "'" + a.replace(/'/g, "'\\''") + "'"
 
 /** HOME for the CLI: ~/.openhash would be /dev/null/.openhash, which cannot be created. */
 const NO_HOME = '/dev/null'
@@ -99,7 +106,10 @@ export async function runCli (args: string[], options: RunOptions = {}): Promise
   }
   const timeoutMs = options.timeoutMs ?? 60_000
   return await new Promise((_resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env, cwd: options.cwd ?? ROOT, stdio: ['pipe', 'pipe', 'pipe'] })
+    const argv = options.tty === true
+      ? ['script', ['-qefc', [process.execPath, BIN, ...args].map(shellQuote).join(' '), '/dev/null']] as const
+      : [process.execPath, [BIN, ...args]] as const
+    const child = spawn(argv[0], argv[1], { env, cwd: options.cwd ?? ROOT, stdio: ['pipe', 'pipe', 'pipe'] })
     const out: Buffer[] = []
     const err: Buffer[] = []
     let timedOut = false

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { OpenHashNode } from '../../src/index.js'
+import type { OpenHashNode, ProgressEvent } from '../../src/index.js'
 import { collect, prng, tempDir } from '../helpers/tmp.js'
 
 export interface NodeFixture {
@@ -56,8 +56,14 @@ export function nodeConformance (name: string, open: () => Promise<NodeFixture>)
       await mkdir(join(root, 'sub', 'empty'), { recursive: true })
       await writeFile(join(root, 'a.txt'), 'alpha\n')
       await writeFile(join(root, 'sub', 'b.txt'), 'beta\n')
-      const res = await node.addPath(root)
+      const events: ProgressEvent[] = []
+      const res = await node.addPath(root, { onProgress: (e) => { events.push(e) } })
       expect(res).toMatchObject({ is_directory: true, filename: 'tree', files: 2 })
+      // a folder's progress counts its files: one add:file each, the last with all bytes
+      const fileEvents = events.filter(e => e.type === 'add:file')
+      expect(fileEvents.map(e => e.files)).toEqual([1, 2])
+      expect(fileEvents.every(e => e.files_total === 2 && e.total === 11)).toBe(true)
+      expect(fileEvents[1].bytes).toBe(11)
       const entries = await node.entries(res.hash)
       expect(entries.map(e => e.name).sort()).toEqual(['a.txt', 'sub'])
       const a = entries.find(e => e.name === 'a.txt')!
