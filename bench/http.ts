@@ -92,8 +92,9 @@ export async function freePort (): Promise<number> {
 
 export interface Daemon { proc: ChildProcess, url: string, dataDir: string, stop(): Promise<void>, ready: Promise<void> }
 
-export async function startDaemon (cli: string, work: string, port: number, extra: string[] = []): Promise<Daemon & { spawnedAt: number }> {
-  const dataDir = await mkdtemp(join(work, 'daemon-'))
+/** A daemon on a fresh data dir in `work` (or on `dataDir`); stop() removes the data dir. */
+export async function startDaemon (cli: string, work: string, port: number, extra: string[] = [], existing?: string): Promise<Daemon & { spawnedAt: number }> {
+  const dataDir = existing ?? await mkdtemp(join(work, 'daemon-'))
   const env = { ...process.env, OPENHASH_DATA_DIR: dataDir, OPENHASH_API_REQUEST_LOG: 'false' }
   const spawnedAt = performance.now()
   const proc = spawn(process.execPath, [cli, 'daemon', '--api-host', '127.0.0.1', '--api-port', String(port), '--p2p-host', '127.0.0.1', '--p2p-port', '0', ...extra], { env, stdio: ['ignore', 'pipe', 'pipe'] })

@@ -12,8 +12,10 @@
  *
  * 6. verify on a store of 5,000 small files (bench/verify.ts), with SHA-256 as anchor.
  * 7. 4 KiB uploads over HTTP from 64 and 256 clients (bench/small.ts), with this disk's fdatasync rate as anchor.
+ * 8. a store grown to 1,000,000 objects (bench/scale.ts): add rate at 0/100k/1M, daemon start-up
+ *    (anchor: an empty store's), /list, /info, /stats, gc, verify, RSS (`--objects N` for a smaller store).
  *
- * `npm run bench -- --only http` (or store, cli, chunks, net, verify, small) runs one section;
+ * `npm run bench -- --only http` (or store, cli, chunks, net, verify, small, scale) runs one section;
  * verify also runs with store.
  *
  * Prints one JSON document on stdout and writes it to bench/results/latest.json.
@@ -39,6 +41,7 @@ import type { Input } from './http.js'
 import { netBench } from './net.js'
 import { verifyBench } from './verify.js'
 import { smallUploadsBench } from './small.js'
+import { scaleBench } from './scale.js'
 
 const MiB = 1024 * 1024
 const TARGET_ADD_MIB_S = 300
@@ -379,6 +382,8 @@ async function main (): Promise<number> {
     const code = await codeInfo()
     await snapshotBuild(join(work, 'build'))
     const chunkDefault = await defaultChunkSize(join(work, 'build'))
+    // the shipped storage options (what the daemon opens a store with)
+    const storageDefaults = JSON.parse(await readFile(join(work, 'build', 'config', 'default.json'), 'utf8')).storage
     log(`work dir ${work}`)
     const onlyIdx = process.argv.indexOf('--only')
     const only = onlyIdx >= 0 ? process.argv[onlyIdx + 1] : undefined
@@ -427,6 +432,11 @@ async function main (): Promise<number> {
     // 7. many small uploads over HTTP from 64 and 256 clients, against this disk's fdatasync rate
     const small = want('small') ? await smallUploadsBench({ cli: cliScript, work, log }) : undefined
 
+    // 8. a store of a million objects
+    const objectsIdx = process.argv.indexOf('--objects')
+    const objects = objectsIdx >= 0 ? Number(process.argv[objectsIdx + 1]) : undefined
+    const scale = want('scale') ? await scaleBench({ cli: cliScript, work, log, objects, storage: storageDefaults }) : undefined
+
     const rows = [...results, ...chunkSizes]
     const primary = results.filter(r => r.name !== 'get_prefaulted')
     const doc = {
@@ -471,6 +481,7 @@ async function main (): Promise<number> {
       net,
       verify,
       small,
+      scale,
       summary: {
         sections: only ?? 'all',
         all_targets_met: primary.every(r => r.meets_target && r.peak_rss_meets_target) && (cli === undefined || (cli.meets_target && cli.peak_rss_meets_target !== false)) &&

@@ -26,23 +26,33 @@ import { throwIfAborted } from '../errors.js'
 
 /** What verify reads. */
 export interface VerifyContext {
-  kv: Pick<KvStore, 'get' | 'iterate'>
+  kv: Pick<KvStore, 'get' | 'getMany' | 'iterate'>
   chunks: Pick<ChunkStore, 'entries' | 'get' | 'ownsReads'>
 }
 
 /** Files whose chunks are read and hashed concurrently. */
 const FILES_AT_ONCE = 16
+/** Object records whose manifest keys are read with one getMany. */
+const BATCH = 256
+
+/** What a batch read ahead for a file: its manifest state and, with one segment, that segment. */
+interface Prefetched { state?: Uint8Array, seg?: Uint8Array }
 
 /** One chunk's outcome: its size as read, or why it failed (problem message). */
-type ChunkCheck = { ok: true, size: number } | { ok: false, message: string, size?: number }
-
 const CORRUPT = 'chunk bytes do not match their hash'
 
 class Verifier {
-  /** Chunk hash -> size listed by the chunk store, in its listing order. */
+  /**
+   * Chunk hash -> what is known of it, in the chunk store's listing order:
+   * the listed size (>= 0) until hashed, then -1 once hashed and intact.
+   * (One map, no record per chunk: at a million chunks it is most of what
+   * verify holds.) Damaged chunks are in `damaged` too.
+   */
   private readonly present = new Map<string, number>()
-  /** Chunks already hashed (each is hashed once). */
-  private readonly checked = new Map<string, ChunkCheck>()
+  /** Chunks found damaged or unreadable: hash -> the problem. */
+  private readonly damaged = new Map<string, string>()
+  /** manifest id -> its number of segments (from the segment walk). */
+  private readonly segmentsOf = new Map<string, number>()
   private bytesChecked = 0
   private chunksHashed = 0
 
@@ -58,15 +68,15 @@ class Verifier {
     const objectProblems: VerifyProblem[] = []
     const { refs, expectedRefs, objectsChecked } = await this.objects(objectProblems)
     // chunks no file names (orphans awaiting gc, or counted by a manifest without an object)
-    for (const hash of this.present.keys()) {
-      if (this.checked.has(hash)) continue
+    for (const [hash, state] of this.present) {
+      if (state < 0 || this.damaged.has(hash)) continue
       throwIfAborted(signal)
       await this.checkChunk(hash, undefined)
     }
     const chunkProblems: VerifyProblem[] = []
     for (const hash of this.present.keys()) {
-      const c = this.checked.get(hash)
-      if (c !== undefined && !c.ok) chunkProblems.push({ kind: 'chunk', hash, message: c.message })
+      const message = this.damaged.get(hash)
+      if (message !== undefined) chunkProblems.push({ kind: 'chunk', hash, message })
     }
     for (const [h, n] of refs) {
       if ((expectedRefs.get(h) ?? 0) !== n) objectProblems.push({ kind: 'refcount', hash: h, message: `object refs is ${n}, directories hold ${expectedRefs.get(h) ?? 0}` })
@@ -82,9 +92,9 @@ class Verifier {
     const { kv } = this.ctx
     const problems: VerifyProblem[] = []
     const expected = new Map<string, number>()
-    const manifests = new Set<string>()
+    const manifests = this.segmentsOf
     for await (const [k, v] of kv.iterate({ prefix: PREFIX.segment })) {
-      manifests.add(segmentManifest(k))
+      bump(manifests, segmentManifest(k))
       for (const h of segmentHashes(v)) bump(expected, h)
     }
     for await (const [k, v] of kv.iterate({ prefix: PREFIX.chunkRef })) {
@@ -94,24 +104,40 @@ class Verifier {
       expected.delete(h)
     }
     for (const [h, n] of expected) problems.push({ kind: 'refcount', hash: h, message: `chunk refcount missing, manifests hold ${n}` })
-    for (const mid of manifests) {
-      if (await kv.get(K.manifest(mid)) === undefined) problems.push({ kind: 'manifest', hash: mid, message: 'manifest segments without a manifest record' })
+    const mids = [...manifests.keys()]
+    for (let i = 0; i < mids.length; i += BATCH) {
+      const some = mids.slice(i, i + BATCH)
+      const states = await kv.getMany(some.map(mid => K.manifest(mid)))
+      some.forEach((mid, j) => { if (states[j] === undefined) problems.push({ kind: 'manifest', hash: mid, message: 'manifest segments without a manifest record' }) })
     }
     return problems
   }
 
-  /** Every object's content and, for directories, the references they hold. */
+  /**
+   * Every object's content and, for directories, the references they hold.
+   * Records come in key order, BATCH at a time: their manifest states and
+   * (for one-segment files) their segment are read with one getMany each,
+   * then FILES_AT_ONCE objects are checked at a time.
+   */
   private async objects (problems: VerifyProblem[]): Promise<{ refs: Map<string, number>, expectedRefs: Map<string, number>, objectsChecked: number }> {
     const refs = new Map<string, number>()
     const expectedRefs = new Map<string, number>()
     let objectsChecked = 0
     let batch: ObjectRecord[] = []
     const flush = async (): Promise<void> => {
-      const found = await Promise.all(batch.map(async rec => await this.object(rec, expectedRefs)))
-      for (const list of found) {
-        problems.push(...list)
-        objectsChecked++
-        this.options.onProgress?.({ type: 'verify:objects', count: objectsChecked })
+      const files = batch.filter(rec => !rec.is_directory && rec.manifest !== undefined)
+      const states = await this.ctx.kv.getMany(files.map(rec => K.manifest(rec.manifest!)))
+      const single = files.filter(rec => this.segmentsOf.get(rec.manifest!) === 1)
+      const segs = await this.ctx.kv.getMany(single.map(rec => K.segment(rec.manifest!, 0)))
+      const known = new Map<ObjectRecord, Prefetched>(files.map((rec, i) => [rec, { state: states[i] }]))
+      single.forEach((rec, i) => { known.get(rec)!.seg = segs[i] })
+      for (let i = 0; i < batch.length; i += FILES_AT_ONCE) {
+        const found = await Promise.all(batch.slice(i, i + FILES_AT_ONCE).map(async rec => await this.object(rec, known.get(rec), expectedRefs)))
+        for (const list of found) {
+          problems.push(...list)
+          objectsChecked++
+          this.options.onProgress?.({ type: 'verify:objects', count: objectsChecked })
+        }
       }
       batch = []
     }
@@ -120,17 +146,17 @@ class Verifier {
       const rec = dec<ObjectRecord>(v)
       refs.set(rec.hash, rec.refs)
       batch.push(rec)
-      if (batch.length >= FILES_AT_ONCE) await flush()
+      if (batch.length >= BATCH) await flush()
     }
     await flush()
     return { refs, expectedRefs, objectsChecked }
   }
 
-  private async object (rec: ObjectRecord, expectedRefs: Map<string, number>): Promise<VerifyProblem[]> {
+  private async object (rec: ObjectRecord, known: Prefetched | undefined, expectedRefs: Map<string, number>): Promise<VerifyProblem[]> {
     const problems: VerifyProblem[] = []
     try {
       if (rec.is_directory) await this.directory(rec, expectedRefs, problems)
-      else await this.file(rec, problems)
+      else await this.file(rec, known, problems)
     } catch (err: any) {
       problems.push({ kind: 'object', hash: rec.hash, message: err?.message ?? String(err) })
     }
@@ -147,22 +173,53 @@ class Verifier {
     if (await sha256hexAsync(dv) !== rec.hash) problems.push({ kind: 'object', hash: rec.hash, message: 'directory encoding does not match its hash' })
   }
 
-  private async file (rec: ObjectRecord, problems: VerifyProblem[]): Promise<void> {
-    const { kv } = this.ctx
+  /** The chunk hashes of a file's manifest, segment by segment (the prefetched one when it has a single segment). */
+  private async * chunksOf (rec: ObjectRecord, known: Prefetched | undefined): AsyncGenerator<string[]> {
+    if (rec.manifest === undefined) return
+    if (known?.seg !== undefined) {
+      yield [...segmentHashes(known.seg)]
+      return
+    }
+    for await (const [, v] of this.ctx.kv.iterate({ prefix: K.segments(rec.manifest) })) yield [...segmentHashes(v)]
+  }
+
+  private async file (rec: ObjectRecord, known: Prefetched | undefined, problems: VerifyProblem[]): Promise<void> {
+    const lists: string[][] = []
+    let n = 0
+    for await (const list of this.chunksOf(rec, known)) {
+      lists.push(list)
+      n += list.length
+      if (n > 1) break // more than one chunk: the file hash needs its own pass (below)
+    }
+    if (n === 1 && rec.chunk_count === 1) {
+      // a file of one chunk: its hash is the chunk's, so the chunk's one hashing checks both
+      const ch = lists[0][0]
+      if (!this.present.has(ch)) problems.push({ kind: 'object', hash: rec.hash, message: `missing chunk ${ch}` })
+      else {
+        const size = await this.checkChunk(ch, undefined)
+        if (size === undefined || this.damaged.has(ch) || size !== rec.size || ch !== rec.hash) problems.push({ kind: 'object', hash: rec.hash, message: 'content does not match its hash' })
+      }
+    } else {
+      await this.hashFile(rec, known, problems)
+    }
+    const ms = rec.manifest === undefined ? undefined : known !== undefined ? known.state : await this.ctx.kv.get(K.manifest(rec.manifest))
+    if (ms === undefined || dec<ManifestState>(ms).state !== 'live') problems.push({ kind: 'manifest', hash: rec.hash, message: 'object has no live manifest' })
+  }
+
+  /** A file of several chunks (or none): each chunk hashed through one FileHasher, which also gives the file's hash. */
+  private async hashFile (rec: ObjectRecord, known: Prefetched | undefined, problems: VerifyProblem[]): Promise<void> {
     const hasher = new FileHasher()
     let size = 0
     let n = 0
     let intact = true
     try {
-      if (rec.manifest !== undefined) {
-        for await (const [, v] of kv.iterate({ prefix: K.segments(rec.manifest) })) {
-          for (const ch of segmentHashes(v)) {
-            n++
-            if (!this.present.has(ch)) { problems.push({ kind: 'object', hash: rec.hash, message: `missing chunk ${ch}` }); intact = false; continue }
-            const got = await this.checkChunk(ch, hasher)
-            if (got === undefined) { intact = false; continue }
-            size += got
-          }
+      for await (const list of this.chunksOf(rec, known)) {
+        for (const ch of list) {
+          n++
+          if (!this.present.has(ch)) { problems.push({ kind: 'object', hash: rec.hash, message: `missing chunk ${ch}` }); intact = false; continue }
+          const got = await this.checkChunk(ch, hasher)
+          if (got === undefined) { intact = false; continue }
+          size += got
         }
       }
       const digest = await hasher.digest()
@@ -171,31 +228,32 @@ class Verifier {
     } finally {
       hasher.dispose()
     }
-    const ms = rec.manifest === undefined ? undefined : await kv.get(K.manifest(rec.manifest))
-    if (ms === undefined || dec<ManifestState>(ms).state !== 'live') problems.push({ kind: 'manifest', hash: rec.hash, message: 'object has no live manifest' })
   }
 
   /**
    * Read chunk `h` and hash it: through `file` (which also feeds that file's
-   * hash; the chunk's first check is recorded) or alone. Returns the bytes'
-   * length, or undefined when the chunk cannot be read (then the file's hash
-   * cannot be computed either).
+   * hash; the chunk's first check is recorded) or alone (skipped when it was
+   * hashed already). Returns the bytes' length, or undefined when the chunk
+   * cannot be read (then the file's hash cannot be computed either).
    */
   private async checkChunk (h: string, file: FileHasher | undefined): Promise<number | undefined> {
+    const state = this.present.get(h)
+    if (file === undefined && state !== undefined && state < 0) return -state - 1
+    const first = state !== undefined && state >= 0 && !this.damaged.has(h)
     let bytes: Uint8Array
     try {
       bytes = await this.ctx.chunks.get(h)
     } catch (err: any) {
-      if (!this.checked.has(h)) this.checked.set(h, { ok: false, message: `chunk unreadable: ${err?.message ?? String(err)}` })
+      if (first) this.damaged.set(h, `chunk unreadable: ${err?.message ?? String(err)}`)
       return undefined
     }
     const size = bytes.byteLength
     // the hash worker takes the memory over: hand it memory of its own
     const owned = this.ctx.chunks.ownsReads === true ? bytes : new Uint8Array(bytes)
     const actual = file === undefined ? (await hashOwned(owned)).hash : (await file.chunk(Buffer.from(owned.buffer, owned.byteOffset, owned.byteLength))).hash
-    if (!this.checked.has(h)) {
-      const listed = this.present.get(h)
-      this.checked.set(h, actual === h && size === listed ? { ok: true, size } : { ok: false, message: CORRUPT, size })
+    if (first && this.present.get(h) === state) {
+      if (actual === h && size === state) this.present.set(h, -size - 1)
+      else this.damaged.set(h, CORRUPT)
       this.bytesChecked += size
       this.chunksHashed++
       if (this.chunksHashed % 64 === 0) this.options.onProgress?.({ type: 'verify:chunks', count: this.chunksHashed, bytes: this.bytesChecked })

@@ -89,4 +89,31 @@ describe.each<ChunkBackend>(['pack', 'leveldb'])('verify is read-only (%s)', (ba
     expect(v.problems.filter(p => p.kind === 'chunk')).toHaveLength(1)
     expect(await snapshot(repo)).toEqual(before)
   })
+
+  it('a file of one chunk is checked by that chunk alone: damaged, shared with a longer file, or missing', async () => {
+    store = await openTestStore(backend, CS)
+    const { repo } = store
+    const { files } = await populate(repo)
+    // a one-chunk file whose bytes are also a.bin's first chunk
+    const head = files.a.subarray(0, CS)
+    const h = sha256hex(head)
+    expect((await repo.importFile(once(Buffer.from(head)), { filename: 'head.bin' }, { added: true })).hash).toBe(h)
+    expect((await repo.verify()).problems).toEqual([])
+    const bad = Buffer.from(head)
+    bad[7] ^= 0x01
+    await repo.chunks.delete([h])
+    await repo.chunks.put(h, bad)
+    // d.bin (one chunk, CS - 1 bytes) loses its chunk altogether
+    const d = sha256hex(files.d)
+    await repo.chunks.delete([d])
+    await repo.chunks.flush()
+    const v = await repo.verify()
+    expect(v.ok).toBe(false)
+    expect(v.problems.filter(p => p.kind === 'chunk')).toEqual([{ kind: 'chunk', hash: h, message: 'chunk bytes do not match their hash' }])
+    const objects = v.problems.filter(p => p.kind === 'object')
+    expect(objects).toContainEqual({ kind: 'object', hash: h, message: 'content does not match its hash' })
+    expect(objects).toContainEqual({ kind: 'object', hash: sha256hex(files.a), message: 'content does not match its hash' })
+    expect(objects).toContainEqual({ kind: 'object', hash: d, message: `missing chunk ${d}` })
+    expect(objects).toHaveLength(3)
+  })
 })
