@@ -38,21 +38,20 @@ const BATCH = 256
 /** What a batch read ahead for a file: its manifest state and, with one segment, that segment. */
 interface Prefetched { state?: Uint8Array, seg?: Uint8Array }
 
-/** One chunk's outcome: its size as read, or why it failed (problem message). */
 const CORRUPT = 'chunk bytes do not match their hash'
 
 class Verifier {
   /**
    * Chunk hash -> what is known of it, in the chunk store's listing order:
-   * the listed size (>= 0) until hashed, then -1 once hashed and intact.
+   * the listed size (>= 0) until hashed, then -(size + 1) once hashed and intact.
    * (One map, no record per chunk: at a million chunks it is most of what
    * verify holds.) Damaged chunks are in `damaged` too.
    */
   private readonly present = new Map<string, number>()
   /** Chunks found damaged or unreadable: hash -> the problem. */
   private readonly damaged = new Map<string, string>()
-  /** manifest id -> its number of segments (from the segment walk). */
-  private readonly segmentsOf = new Map<string, number>()
+  /** Manifests of more than one segment (from the segment walk; few: files over SEGMENT_CHUNKS chunks). */
+  private readonly multiSegment = new Set<string>()
   private bytesChecked = 0
   private chunksHashed = 0
 
@@ -82,21 +81,49 @@ class Verifier {
       if ((expectedRefs.get(h) ?? 0) !== n) objectProblems.push({ kind: 'refcount', hash: h, message: `object refs is ${n}, directories hold ${expectedRefs.get(h) ?? 0}` })
       expectedRefs.delete(h)
     }
-    for (const h of expectedRefs.keys()) objectProblems.push({ kind: 'object', hash: h, message: 'directory entry points to a missing object' })
+    // held by directories but not in refs: an object with refs 0, or none at all
+    const held = [...expectedRefs.keys()]
+    for (let i = 0; i < held.length; i += BATCH) {
+      const some = held.slice(i, i + BATCH)
+      const recs = await this.ctx.kv.getMany(some.map(h => K.object(h)))
+      some.forEach((h, j) => {
+        objectProblems.push(recs[j] === undefined
+          ? { kind: 'object', hash: h, message: 'directory entry points to a missing object' }
+          : { kind: 'refcount', hash: h, message: `object refs is 0, directories hold ${expectedRefs.get(h)!}` })
+      })
+    }
     const problems = [...chunkProblems, ...countProblems, ...objectProblems]
     return { ok: problems.length === 0, chunks_checked: this.present.size, objects_checked: objectsChecked, bytes_checked: this.bytesChecked, problems }
   }
 
-  /** Chunk reference counts against every manifest segment, and segments without a manifest record. */
+  /**
+   * Chunk reference counts against every manifest segment, and segments
+   * without a manifest record (segments come sorted by manifest, so each
+   * manifest is seen once and looked up BATCH at a time).
+   */
   private async chunkCounts (): Promise<VerifyProblem[]> {
     const { kv } = this.ctx
     const problems: VerifyProblem[] = []
+    const orphanSegments: VerifyProblem[] = []
     const expected = new Map<string, number>()
-    const manifests = this.segmentsOf
+    let mids: string[] = []
+    const lookUp = async (): Promise<void> => {
+      const states = await kv.getMany(mids.map(mid => K.manifest(mid)))
+      mids.forEach((mid, j) => { if (states[j] === undefined) orphanSegments.push({ kind: 'manifest', hash: mid, message: 'manifest segments without a manifest record' }) })
+      mids = []
+    }
+    let last: string | undefined
     for await (const [k, v] of kv.iterate({ prefix: PREFIX.segment })) {
-      bump(manifests, segmentManifest(k))
+      const mid = segmentManifest(k)
+      if (mid === last) this.multiSegment.add(mid)
+      else {
+        last = mid
+        mids.push(mid)
+        if (mids.length >= BATCH) await lookUp()
+      }
       for (const h of segmentHashes(v)) bump(expected, h)
     }
+    await lookUp()
     for await (const [k, v] of kv.iterate({ prefix: PREFIX.chunkRef })) {
       const h = keyName(PREFIX.chunkRef, k)
       const n = num(v)
@@ -104,13 +131,7 @@ class Verifier {
       expected.delete(h)
     }
     for (const [h, n] of expected) problems.push({ kind: 'refcount', hash: h, message: `chunk refcount missing, manifests hold ${n}` })
-    const mids = [...manifests.keys()]
-    for (let i = 0; i < mids.length; i += BATCH) {
-      const some = mids.slice(i, i + BATCH)
-      const states = await kv.getMany(some.map(mid => K.manifest(mid)))
-      some.forEach((mid, j) => { if (states[j] === undefined) problems.push({ kind: 'manifest', hash: mid, message: 'manifest segments without a manifest record' }) })
-    }
-    return problems
+    return [...problems, ...orphanSegments]
   }
 
   /**
@@ -127,7 +148,7 @@ class Verifier {
     const flush = async (): Promise<void> => {
       const files = batch.filter(rec => !rec.is_directory && rec.manifest !== undefined)
       const states = await this.ctx.kv.getMany(files.map(rec => K.manifest(rec.manifest!)))
-      const single = files.filter(rec => this.segmentsOf.get(rec.manifest!) === 1)
+      const single = files.filter(rec => !this.multiSegment.has(rec.manifest!))
       const segs = await this.ctx.kv.getMany(single.map(rec => K.segment(rec.manifest!, 0)))
       const known = new Map<ObjectRecord, Prefetched>(files.map((rec, i) => [rec, { state: states[i] }]))
       single.forEach((rec, i) => { known.get(rec)!.seg = segs[i] })
@@ -144,7 +165,7 @@ class Verifier {
     for await (const [, v] of this.ctx.kv.iterate({ prefix: PREFIX.object })) {
       throwIfAborted(this.options.signal)
       const rec = dec<ObjectRecord>(v)
-      refs.set(rec.hash, rec.refs)
+      if (rec.refs > 0) refs.set(rec.hash, rec.refs) // objects no directory holds need no entry (see run)
       batch.push(rec)
       if (batch.length >= BATCH) await flush()
     }

@@ -10,6 +10,8 @@ import type { ChunkBackend } from '../../src/store/open.js'
 import { sha256hex } from '../../src/format/hash.js'
 import { once, prng } from '../helpers/tmp.js'
 import { openTestStore } from '../helpers/repo.js'
+import { K, dec, enc, numValue, segmentValue } from '../../src/store/keys.js'
+import type { ObjectRecord } from '../../src/store/records.js'
 
 const CS = 1024
 
@@ -88,6 +90,38 @@ describe.each<ChunkBackend>(['pack', 'leveldb'])('verify is read-only (%s)', (ba
     expect(v.problems).toContainEqual({ kind: 'object', hash: sha256hex(files.c), message: 'content does not match its hash' })
     expect(v.problems.filter(p => p.kind === 'chunk')).toHaveLength(1)
     expect(await snapshot(repo)).toEqual(before)
+  })
+
+  it('finds broken counts: object refs, a missing object, segments without a manifest, a chunk count', async () => {
+    store = await openTestStore(backend, CS)
+    const { repo } = store
+    const { files } = await populate(repo)
+    const a = sha256hex(files.a) // held by two directories
+    const b = sha256hex(files.b) // held by top
+    const d = sha256hex(files.d)
+    const aRec = dec<ObjectRecord>((await repo.kv.get(K.object(a)))!)
+    expect(aRec.refs).toBe(2)
+    const stray = 'f'.repeat(32)
+    await repo.kv.batch([
+      { type: 'put', key: K.object(a), value: enc({ ...aRec, refs: 0 }) },
+      { type: 'del', key: K.object(b) },
+      // a segment naming d.bin's chunk under a manifest that does not exist; d's count stays 1
+      { type: 'put', key: K.segment(stray, 0), value: segmentValue([d]) },
+      { type: 'put', key: K.chunkRef(sha256hex(files.c.subarray(0, CS))), value: numValue(7) }
+    ], { sync: true })
+    const v = await repo.verify()
+    expect(v.ok).toBe(false)
+    expect(v.problems).toContainEqual({ kind: 'refcount', hash: a, message: 'object refs is 0, directories hold 2' })
+    expect(v.problems).toContainEqual({ kind: 'object', hash: b, message: 'directory entry points to a missing object' })
+    expect(v.problems).toContainEqual({ kind: 'manifest', hash: stray, message: 'manifest segments without a manifest record' })
+    expect(v.problems).toContainEqual({ kind: 'refcount', hash: d, message: 'chunk refcount is 1, manifests hold 2' })
+    expect(v.problems).toContainEqual({ kind: 'refcount', hash: sha256hex(files.c.subarray(0, CS)), message: 'chunk refcount is 7, manifests hold 1' })
+    // in the fixed order: chunk counts, then manifests, then objects
+    const at = (hash: string): number => v.problems.findIndex(p => p.hash === hash)
+    expect(at(d)).toBeLessThan(at(stray))
+    expect(at(stray)).toBeLessThan(at(b))
+    expect(at(stray)).toBeLessThan(at(a))
+    expect(v.problems).toHaveLength(5)
   })
 
   it('a file of one chunk is checked by that chunk alone: damaged, shared with a longer file, or missing', async () => {
