@@ -6,7 +6,8 @@
  * before it is decoded. A provider that misbehaves (bad chunk, forged chunk
  * list, broken protocol, timeout, disconnect) is dropped from the fetch and
  * its work goes to the others; when none is left the fetch fails and nothing
- * partial stays behind (the import is abandoned and swept).
+ * partial stays behind (the import is abandoned and swept). Finding and
+ * probing the providers: provider-probe.ts.
  */
 import { setMaxListeners } from 'node:events'
 import { AbortedError, CorruptDataError, FetchFailedError, InsufficientStorageError, NotFoundError, ProtocolError } from '../errors.js'
@@ -15,14 +16,9 @@ import { decodeDirectory } from '../format/directory.js'
 import type { Guard, ObjectRecord, Repo } from '../store/repo.js'
 import type { ExchangeSession, ObjectMessage } from './exchange.js'
 import { FileTransfer } from './file-transfer.js'
-import { ProviderSearch } from './provider-search.js'
-import type { Provider } from './provider-search.js'
+import type { Provider, ProviderSearch } from './provider-search.js'
+import { checkMeta, discover } from './provider-probe.js'
 
-/** The chunk sizes a store may have (storage.chunk_size): a sender's outside them is a protocol error. */
-export const MIN_CHUNK_SIZE = 4096
-export const MAX_CHUNK_SIZE = 4 * 1024 * 1024
-/** Peers probed per fetch at most (connected ones and DHT providers): a DHT that names endless providers costs no more. */
-export const MAX_PROBES = 64
 /** Directories nested deeper than this in one fetch are refused (each level is a round trip and a stack frame). */
 export const MAX_DIRECTORY_DEPTH = 256
 /** Default for `maxObjectBytes` (network.max_object_bytes): 1 TiB. */
@@ -52,21 +48,6 @@ export interface FetcherOptions {
 
 function throwIfAborted (signal?: AbortSignal): void {
   if (signal?.aborted === true) throw new AbortedError('fetch aborted')
-}
-
-function checkMeta (hash: string, m: ObjectMessage, maxObjectBytes: number): void {
-  const ok = m !== null && typeof m === 'object' && m.hash === hash && typeof m.filename === 'string' && typeof m.mime_type === 'string' &&
-    Number.isSafeInteger(m.size) && m.size >= 0 && typeof m.mod_time === 'string' && typeof m.is_directory === 'boolean' &&
-    Number.isSafeInteger(m.chunk_count) && m.chunk_count >= 0
-  if (!ok) throw new ProtocolError(`malformed OBJECT answer for ${hash}`)
-  if (m.size > maxObjectBytes) throw new ProtocolError(`object ${hash} claims ${m.size} bytes, over network.max_object_bytes (${maxObjectBytes})`)
-  if (m.is_directory) {
-    if (typeof m.encoding !== 'string') throw new ProtocolError(`directory ${hash} came without its encoding`)
-  } else {
-    const cs = m.chunk_size
-    if (cs === undefined || !Number.isSafeInteger(cs) || cs < MIN_CHUNK_SIZE || cs > MAX_CHUNK_SIZE) throw new ProtocolError(`bad chunk size ${String(cs)} for ${hash} (expected ${MIN_CHUNK_SIZE}..${MAX_CHUNK_SIZE})`)
-    if (m.chunk_count !== Math.ceil(m.size / cs)) throw new ProtocolError(`chunk count ${m.chunk_count} does not fit size ${m.size} for ${hash}`)
-  }
 }
 
 /** One fetch of a hash, shared by its concurrent requesters. */
@@ -166,7 +147,7 @@ export class Fetcher {
   }
 
   private async run (hash: string, signal: AbortSignal, maxBytes?: number): Promise<ObjectRecord> {
-    const search = this.discover(hash, signal)
+    const search = discover(hash, this.deps, { ...this.options, maxObjectBytes: this.maxObjectBytes }, signal)
     const guard = this.deps.repo.guard()
     const ctx: FetchContext = { created: [], depth: 0 }
     // an abort closes the sessions at once: requests waiting on a silent peer fail now, not after request_timeout_ms
@@ -198,62 +179,6 @@ export class Fetcher {
         })
       }
     }
-  }
-
-  /**
-   * Find providers on the DHT and ask each for the object. Resolves as soon
-   * as one answers (or, with none, when the search time is up); the search
-   * goes on in the background, and later providers join `list` (and the
-   * running fetch, through `joined`) until `maxProviders`, the search time,
-   * or `close()`.
-   */
-  private discover (hash: string, signal?: AbortSignal): ProviderSearch {
-    const search = new ProviderSearch()
-    const deadline = new AbortController()
-    // every probe's dial and stream listen to it (connected peers and DHT providers: more than Node's default 10)
-    setMaxListeners(Infinity, deadline.signal)
-    const timer = setTimeout(() => deadline.abort(), this.options.searchTimeoutMs)
-    const onAbort = (): void => deadline.abort()
-    signal?.addEventListener('abort', onAbort, { once: true })
-    search.onClose(() => { clearTimeout(timer); signal?.removeEventListener('abort', onAbort); deadline.abort() })
-    const tried = new Set<string>()
-    const probes: Array<Promise<void>> = []
-    const probe = async (peer: string): Promise<void> => {
-      let session: ExchangeSession | undefined
-      try {
-        session = await this.deps.openSession(peer, deadline.signal)
-        const meta = await session.object(hash)
-        if (meta === undefined) { await session.close(); return }
-        try {
-          checkMeta(hash, meta, this.maxObjectBytes)
-        } catch (err) {
-          if (search.rejected.length < this.options.maxProviders * 4) search.rejected.push(`${peer}: ${String((err as Error)?.message ?? err)}`)
-          throw err
-        }
-        if (search.closed || search.list.length >= this.options.maxProviders) { await session.close(); return }
-        search.add({ peer, session, alive: true, metas: new Map([[hash, meta]]) })
-        if (search.list.length >= this.options.maxProviders) deadline.abort()
-      } catch (err) {
-        this.deps.log?.(`provider ${peer} for ${hash}: ${String((err as Error)?.message ?? err)}`)
-        await session?.close().catch(() => {})
-      }
-    }
-    void (async () => {
-      try {
-        for await (const peer of this.deps.findProviders(hash, deadline.signal)) {
-          if (tried.has(peer)) continue
-          tried.add(peer)
-          probes.push(probe(peer))
-          if (deadline.signal.aborted || tried.size >= MAX_PROBES) break
-        }
-      } catch (err) {
-        if (!deadline.signal.aborted) this.deps.log?.(`provider search for ${hash}: ${String((err as Error)?.message ?? err)}`)
-      }
-      // the search is over once every probe has answered (or the deadline passed)
-      await Promise.race([Promise.allSettled(probes), new Promise(resolve => deadline.signal.addEventListener('abort', resolve, { once: true }))])
-      search.finish()
-    })()
-    return search
   }
 
   private drop (p: Provider, why: string): void {

@@ -2,22 +2,13 @@
  * The peer network: a libp2p node (TCP, Noise, Yamux, identify, ping,
  * Kademlia DHT under /openhash/kad/1.0.0, optional bootstrap and mDNS) plus
  * the exchange protocol, announcing (provide + periodic reprovide) and the
- * Fetcher. Knows the Repo and nothing of HTTP.
+ * Fetcher. Knows the Repo and nothing of HTTP. The libp2p node's
+ * construction (transports, muxer, services): libp2p-node.ts.
  */
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
-import { bootstrap } from '@libp2p/bootstrap'
-import { identify } from '@libp2p/identify'
-import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
-import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
+import type { Libp2p, PeerId } from '@libp2p/interface'
 import type { KadDHT } from '@libp2p/kad-dht'
-import { mdns } from '@libp2p/mdns'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { ping } from '@libp2p/ping'
-import { preSharedKey } from '@libp2p/pnet'
-import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
-import { createLibp2p } from 'libp2p'
 import type { Config } from '../config.js'
 import type { ObjectRecord, Repo } from '../store/repo.js'
 import { hashToCid } from '../format/cid.js'
@@ -27,21 +18,15 @@ import { Fetcher } from './fetcher.js'
 import type { ReplicaPolicy } from './replicate.js'
 import { REPLICATE_PROTOCOL, ReplicateCall, serveReplicate } from './replicate.js'
 import type { ReplicationNet } from './replicator.js'
-import { loadOrCreateIdentity } from './identity.js'
-import { loadSwarmKey } from './swarm-key.js'
+import { createNode } from './libp2p-node.js'
 import { DEFAULT_PROVIDE_TIMEOUT_MS, Reprovider } from './reprovider.js'
 import { logger } from '../logger.js'
 
 /** Peers' exchanges and requests that end early (a peer that hangs up, a bad frame) are routine: debug level. */
 const log = logger('network')
 
-export const DHT_PROTOCOL = '/openhash/kad/1.0.0'
-/** identify, ping and the connection monitor run as /openhash/id/1.0.0, /openhash/ping/1.0.0. */
-export const PROTOCOL_PREFIX = 'openhash'
 /** Connected peers asked directly for content being fetched, before (and while) the DHT is searched. */
 const CONNECTED_PROBES = 8
-/** Largest yamux data frame we send: a default 1 MiB chunk, its 32-byte hash and frame header fit in one. */
-const MAX_MUXER_FRAME = 1024 * 1024 + 4096
 /** Pauses before announcing again after a failed provide (then the reprovide round is the next chance). */
 const PROVIDE_RETRY_DELAYS_MS = [1000, 5000]
 
@@ -101,45 +86,8 @@ export class Network {
 
   static async start (options: NetworkOptions): Promise<Network> {
     const { config } = options
-    const privateKey: PrivateKey = await loadOrCreateIdentity(options.dataDir)
-    const listen = config.listen.length > 0
-      ? config.listen
-      : [`/${config.host.includes(':') ? 'ip6' : 'ip4'}/${config.host}/tcp/${config.port}`]
-    const peerDiscovery: any[] = []
-    if (config.bootstrap.length > 0) peerDiscovery.push(bootstrap({ list: config.bootstrap, timeout: 0 }))
-    if (config.mdns) peerDiscovery.push(mdns())
-    // a private network: every connection is first wrapped with the pre-shared key (peers without it cannot connect)
-    const psk = config.swarm_key_file === '' ? undefined : loadSwarmKey(config.swarm_key_file, options.dataDir)
-    const libp2p = await createLibp2p({
-      privateKey,
-      ...(psk !== undefined ? { connectionProtector: preSharedKey({ psk }) } : {}),
-      addresses: { listen, announce: config.announce },
-      transports: [tcp()],
-      connectionEncrypters: [noise()],
-      // larger stream windows and frames: one exchange stream carries whole files (measured +10% on a 256 MiB
-      // transfer). A data frame holds a whole 1 MiB chunk with its header (wire.ts sends them as one
-      // message): a receiver sends a window update per data frame (a noise message and a socket write
-      // for it, a decrypt for the sender), so 256 KiB frames cost 4x the updates
-      streamMuxers: [yamux({ maxMessageSize: MAX_MUXER_FRAME, streamOptions: { initialStreamWindowSize: 8 * 1024 * 1024, maxStreamWindowSize: 16 * 1024 * 1024 } })],
-      peerDiscovery,
-      connectionMonitor: { protocolPrefix: PROTOCOL_PREFIX },
-      services: {
-        identify: identify({ protocolPrefix: PROTOCOL_PREFIX }),
-        ping: ping({ protocolPrefix: PROTOCOL_PREFIX }),
-        dht: kadDHT({
-          protocol: DHT_PROTOCOL,
-          // a daemon answers DHT queries: a LAN or loopback network has no public servers to lean on
-          clientMode: false,
-          // queries wait for the first self-lookup: run it as soon as there is a peer, not after 1 s
-          initialQuerySelfInterval: 0,
-          // keep private and loopback addresses (the default mapper drops them)
-          peerInfoMapper: passthroughMapper,
-          // we reprovide ourselves (pins first); the DHT's own reprovider would re-announce everything at once
-          reprovide: { interval: Math.max(config.reprovide_interval_s, 60) * 1000 }
-        })
-      }
-    })
-    const network = new Network(libp2p as any, options)
+    const libp2p = await createNode(config, options.dataDir)
+    const network = new Network(libp2p, options)
     await libp2p.handle(EXCHANGE_PROTOCOL, (stream) => {
       void serveExchange(options.repo, stream).catch((err) => { log('exchange with %s ended: %s', stream.id, err?.message ?? err) })
     }, { maxInboundStreams: 64 })

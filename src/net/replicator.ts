@@ -15,6 +15,9 @@
  * `check_interval_s`, and at once when a holder disconnects, so a vanished
  * holder is replaced. Unpinning withdraws the requests from their holders.
  *
+ * The scheduling is here; one pin's round (probe, ask, withdraw) is
+ * replica-round.ts.
+ *
  * The peers that accepted are kept at `rr/<hash>` in the metadata store (its own prefixed view), so
  * they can be probed and withdrawn from after a restart.
  */
@@ -23,7 +26,8 @@ import type { Repo } from '../store/repo.js'
 import type { KvStore } from '../store/kv.js'
 import type { Config } from '../config.js'
 import type { ReplicateCall } from './replicate.js'
-import { REQ_PROBE, REQ_REPLICATE, REQ_WITHDRAW, RES_ACCEPTED, RES_FAILED, RES_HAVE, RES_REFUSED, RES_STORED } from './replicate.js'
+import { ReplicaRounds } from './replica-round.js'
+import type { RoundJob } from './replica-round.js'
 
 export type ReplicationState = 'pending' | 'replicating' | 'replicated' | 'failed'
 
@@ -83,19 +87,18 @@ interface Job {
   lonely?: boolean
 }
 
-const REFUSAL_TTL_MS = 10 * 60_000
-
 export class Replicator {
   private readonly jobs = new Map<string, Job>()
-  /** `<peer>/<hash>` → when to ask again, and why it refused. */
-  private readonly refusals = new Map<string, { until: number, reason: string }>()
+  private readonly rounds: ReplicaRounds
   private running = 0
   private seq = 0
   private stopped = false
   private wake: NodeJS.Timeout | undefined
   private checkTimer: NodeJS.Timeout | undefined
 
-  constructor (private readonly options: ReplicatorOptions) {}
+  constructor (private readonly options: ReplicatorOptions) {
+    this.rounds = new ReplicaRounds(options, async (job) => { await this.saveHolders(job) })
+  }
 
   get factor (): number { return this.options.config.factor }
 
@@ -146,16 +149,7 @@ export class Replicator {
     const holders = new Set<string>(job?.holders ?? [])
     if (stored !== undefined) for (const p of JSON.parse(Buffer.from(stored).toString('utf8')).holders ?? []) holders.add(p)
     if (stored !== undefined) await this.options.kv.batch([{ type: 'del', key: hash }], { sync: true })
-    await Promise.all([...holders].map(async (peer) => {
-      try {
-        await this.call(peer, async (c) => {
-          await c.send(REQ_WITHDRAW, { hash })
-          await c.answer(this.options.config.probe_timeout_ms)
-        })
-      } catch (err) {
-        this.options.log?.(`withdraw ${hash} from ${peer}: ${String((err as Error)?.message ?? err)}`)
-      }
-    }))
+    await this.rounds.withdraw(hash, holders)
   }
 
   status (): Record<string, ReplicaStatus> {
@@ -216,7 +210,7 @@ export class Replicator {
     this.running++
     this.options.onRound?.(job.hash, job.priority)
     try {
-      const outcome = await this.round(job, job.ctrl.signal)
+      const outcome = await this.rounds.round(job, job.ctrl.signal)
       if (this.jobs.get(job.hash) !== job) return // unpinned meanwhile
       job.copies = outcome.copies
       await this.saveHolders(job)
@@ -258,107 +252,7 @@ export class Replicator {
     }
   }
 
-  /** One round: count live copies, then ask for the missing ones. */
-  private async round (job: Job, signal: AbortSignal): Promise<{ copies: number, reasons: string[], asked: number }> {
-    const { net, config } = this.options
-    if (this.factor <= 1) return { copies: 1, reasons: [], asked: 0 }
-    if (await this.options.repo.getObject(job.hash) === undefined) throw new Error('content is not here yet')
-    const search = AbortSignal.any([signal, AbortSignal.timeout(this.options.searchTimeoutMs)])
-
-    // 1. who has it: our holders and the DHT's providers, each probed
-    const known = new Set(job.holders)
-    try {
-      for await (const p of net.providers(job.hash, search)) {
-        if (p !== net.selfId) known.add(p)
-        if (known.size >= this.factor * 4) break
-      }
-    } catch {}
-    const live = new Set<string>()
-    await Promise.all([...known].map(async (peer) => {
-      try {
-        const r = await this.call(peer, async (c) => {
-          await c.send(REQ_PROBE, { hash: job.hash })
-          return await c.answer(config.probe_timeout_ms)
-        }, signal)
-        if (r.kind === RES_HAVE && r.body.have === true) live.add(peer)
-      } catch {}
-    }))
-    for (const h of [...job.holders]) if (!live.has(h)) job.holders.delete(h)
-    if (1 + live.size >= this.factor) return { copies: 1 + live.size, reasons: [], asked: 0 }
-
-    // 2. ask others until enough have stored it
-    const rec = await this.options.repo.getObject(job.hash)
-    const size = rec?.size ?? 0
-    const now = Date.now()
-    for (const [k, r] of this.refusals) if (r.until <= now) this.refusals.delete(k)
-    let candidates: string[] = []
-    try { candidates = await net.candidates(job.hash, search) } catch {}
-    const reasons: string[] = []
-    const queue = candidates.filter((p) => {
-      if (p === net.selfId || live.has(p)) return false
-      const refused = this.refusals.get(`${p}/${job.hash}`)
-      if (refused !== undefined) reasons.push(`${p}: refused: ${refused.reason}`)
-      return refused === undefined
-    })
-    let copies = 1 + live.size
-    let asking = 0
-    let asked = 0
-    const worker = async (): Promise<void> => {
-      // asks in flight count too: never more copies than the factor
-      while (copies + asking < this.factor && queue.length > 0 && !signal.aborted) {
-        const peer = queue.shift()!
-        asking++
-        asked++
-        const stored = await this.ask(job, peer, size, signal).catch((err) => {
-          reasons.push(`${peer}: ${String((err as Error)?.message ?? err)}`)
-          return false
-        }).finally(() => { asking-- })
-        if (stored) copies++
-      }
-    }
-    await Promise.all(Array.from({ length: this.factor - copies }, worker))
-    return { copies, reasons, asked: asked + known.size }
-  }
-
-  /** Ask `peer` to hold a replica; true once it reports it stored. */
-  private async ask (job: Job, peer: string, size: number, signal: AbortSignal): Promise<boolean> {
-    const { config } = this.options
-    return await this.call(peer, async (c) => {
-      await c.send(REQ_REPLICATE, { hash: job.hash, size, priority: job.priority })
-      const first = await c.answer(config.probe_timeout_ms)
-      if (first.kind === RES_REFUSED) {
-        this.refusals.set(`${peer}/${job.hash}`, { until: Date.now() + REFUSAL_TTL_MS, reason: String(first.body.reason) })
-        throw new Error(`refused: ${String(first.body.reason)}`)
-      }
-      if (first.kind !== RES_ACCEPTED) throw new Error(`unexpected answer ${first.kind}`)
-      // recorded before it is stored, so that an unpin meanwhile withdraws it too
-      job.holders.add(peer)
-      await this.saveHolders(job)
-      const done = await c.answer(config.store_timeout_ms)
-      if (done.kind === RES_STORED) return true
-      job.holders.delete(peer)
-      throw new Error(done.kind === RES_FAILED ? `failed: ${String(done.body.reason)}` : `unexpected answer ${done.kind}`)
-    }, signal)
-  }
-
-  private async call<T> (peer: string, fn: (c: ReplicateCall) => Promise<T>, signal?: AbortSignal): Promise<T> {
-    const dial = AbortSignal.any([...(signal !== undefined ? [signal] : []), AbortSignal.timeout(this.options.config.probe_timeout_ms)])
-    const c = await this.options.net.open(peer, dial)
-    const onAbort = (): void => { c.abort() }
-    signal?.addEventListener('abort', onAbort, { once: true })
-    try {
-      const r = await fn(c)
-      await c.close()
-      return r
-    } catch (err) {
-      c.abort()
-      throw err
-    } finally {
-      signal?.removeEventListener('abort', onAbort)
-    }
-  }
-
-  private async saveHolders (job: Job): Promise<void> {
+  private async saveHolders (job: RoundJob): Promise<void> {
     if (this.jobs.get(job.hash) !== job) return
     const { kv } = this.options
     if (job.holders.size === 0) await kv.batch([{ type: 'del', key: job.hash }], { sync: true })

@@ -27,18 +27,18 @@
  *
  * Stores written before this layout keep 'd' + hash -> bytes in the index
  * database with a 4-byte size value; they stay readable and deletable.
+ * Keys, values and index batches: level-layout.ts.
  */
-import { mkdir, open as openFile, readdir } from 'node:fs/promises'
+import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ClassicLevel } from 'classic-level'
 import type { ChunkStore, ChunkStoreStats, CompactResult } from './chunk-store.js'
-import { decodeCounters, encodeCounters } from './chunk-store.js'
+import { decodeCounters } from './chunk-store.js'
 import { Mutex } from './mutex.js'
 import { NotFoundError, StoreLockedError } from '../errors.js'
 import { asDiskFull, isDiskFull } from '../disk-full.js'
+import { NEXT_KEY, STATS_KEY, decodeIndex, decodeNumber, indexBatch, syncLogs, unindexBatch, valueKey } from './level-layout.js'
 
-const STATS_KEY = '!stats'
-const NEXT_KEY = '!next'
 const MiB = 1024 * 1024
 /** Staged bytes written as one batch (and so one memtable, one table). */
 const VALUE_BATCH_BYTES = MiB
@@ -46,66 +46,6 @@ const VALUE_BATCH_BYTES = MiB
 const MAX_PENDING = 1024
 
 type Bytes = Uint8Array
-
-/** u64 BE value number, the key in the values database. */
-function valueKey (n: number): Bytes {
-  const b = Buffer.allocUnsafe(8)
-  b.writeUInt32BE(Math.floor(n / 2 ** 32), 0)
-  b.writeUInt32BE(n % 2 ** 32, 4)
-  return b
-}
-
-function encodeIndex (size: number, n: number): Bytes {
-  const b = Buffer.allocUnsafe(12)
-  b.writeUInt32BE(size, 0)
-  b.writeUInt32BE(Math.floor(n / 2 ** 32), 4)
-  b.writeUInt32BE(n % 2 ** 32, 8)
-  return b
-}
-
-/** size, and the value number (undefined: a chunk of the old layout, bytes at 'd' + hash). */
-function decodeIndex (v: Bytes): { size: number, n?: number } {
-  const b = Buffer.from(v.buffer, v.byteOffset, v.byteLength)
-  const size = b.readUInt32BE(0)
-  return b.byteLength >= 12 ? { size, n: b.readUInt32BE(4) * 2 ** 32 + b.readUInt32BE(8) } : { size }
-}
-
-function decodeNumber (v: Bytes | undefined): number {
-  if (v === undefined || v.byteLength < 8) return 0
-  const b = Buffer.from(v.buffer, v.byteOffset, v.byteLength)
-  return b.readUInt32BE(0) * 2 ** 32 + b.readUInt32BE(4)
-}
-
-const markerKey = (n: number): string => 'x' + n.toString(16).padStart(16, '0')
-
-/**
- * fsync every LevelDB log file in `dir`, then the directory: makes every write
- * done so far durable, including those in the log of a memtable that LevelDB
- * is still turning into a table (closed without sync).
- */
-async function syncLogs (dir: string): Promise<void> {
-  for (const name of await readdir(dir)) {
-    if (!/^\d+\.log$/.test(name)) continue
-    let fh
-    try {
-      fh = await openFile(join(dir, name), 'r')
-    } catch (err: any) {
-      if (err?.code === 'ENOENT') continue // its memtable is a synced table by now
-      throw err
-    }
-    try {
-      await fh.sync()
-    } finally {
-      await fh.close()
-    }
-  }
-  const d = await openFile(dir, 'r')
-  try {
-    await d.sync()
-  } finally {
-    await d.close()
-  }
-}
 
 export class LevelChunkStore implements ChunkStore {
   readonly backend = 'leveldb'
@@ -297,15 +237,7 @@ export class LevelChunkStore implements ChunkStore {
       await syncLogs(this.valuesPath)
       this.valuesUnsynced = false
     }
-    const counters = decodeCounters(await this.index.get(STATS_KEY))
-    const ops: Array<{ type: 'put', key: string, value: Bytes }> = []
-    for (const [hash, { size, n }] of this.pending) {
-      ops.push({ type: 'put', key: 's' + hash, value: encodeIndex(size, n) })
-      counters.count += 1
-      counters.bytes += size
-    }
-    ops.push({ type: 'put', key: STATS_KEY, value: encodeCounters(counters.count, counters.bytes) })
-    ops.push({ type: 'put', key: NEXT_KEY, value: valueKey(this.next) })
+    const ops = indexBatch(await this.index.get(STATS_KEY), this.pending, this.next)
     await this.index.batch(ops, { sync: false })
     this.indexUnsynced = true
     this.pending.clear()
@@ -318,28 +250,8 @@ export class LevelChunkStore implements ChunkStore {
       // chunks not indexed yet: index them first, so that they are deleted too
       if (unique.some(h => this.staging(h))) await this.flushLocked()
       const entries = await this.index.getMany(unique.map(h => 's' + h))
-      const counters = decodeCounters(await this.index.get(STATS_KEY))
-      const ops: Array<{ type: 'put', key: string, value: Bytes } | { type: 'del', key: string }> = []
-      const dead: Bytes[] = []
-      let freed = 0
-      unique.forEach((hash, i) => {
-        const e = entries[i]
-        if (e === undefined) return
-        const { size, n } = decodeIndex(e)
-        ops.push({ type: 'del', key: 's' + hash })
-        if (n === undefined) {
-          ops.push({ type: 'del', key: 'd' + hash })
-        } else {
-          // compact() deletes the value again (should this batch be lost) and reclaims its space
-          ops.push({ type: 'put', key: markerKey(n), value: new Uint8Array(0) })
-          dead.push(valueKey(n))
-        }
-        counters.count -= 1
-        counters.bytes -= size
-        freed += size
-      })
+      const { ops, dead, freed } = unindexBatch(await this.index.get(STATS_KEY), unique, entries)
       if (ops.length === 0) return 0
-      ops.push({ type: 'put', key: STATS_KEY, value: encodeCounters(counters.count, counters.bytes) })
       await this.index.batch(ops, { sync: false })
       await syncLogs(this.path)
       this.indexUnsynced = false

@@ -1,10 +1,10 @@
 /**
  * Chunk store on append-only pack files, indexed in the metadata KV.
  *
- * Layout: <dir>/NNNNNNNN.pack files made of records
- *   [magic "OHC1" (4)][sha256 (32)][length u32 BE (4)][bytes]
- * Index: KV key `pk/<hash>` -> [pack u32][offset f64][length u32] (16 bytes),
- * counters at `pk!stats`.
+ * Layout: <dir>/NNNNNNNN.pack files made of records, appended by
+ * PackWriter (pack-file.ts). Index: KV keys `pk/<hash>` (pack-index.ts).
+ * This file holds the store: reads, staging and flushes (alone or as a
+ * group-commit participant), deletes and compaction.
  *
  * Durability: `flush()` fdatasyncs the pack, then writes the index entries in
  * one synced KV batch, so an indexed chunk is always on disk. Bytes appended
@@ -14,33 +14,23 @@
  * the pack being written (the active pack) when it is mostly dead: the writer
  * moves to a new pack first.
  *
- * Write checks: an append whose write is short (libuv reports a full disk
- * mid-write as a short count, without an error) or fails is rolled back: the
- * pack is truncated to its last good end, nothing is staged, and the put
- * throws (a full disk as INSUFFICIENT_STORAGE, see disk-full.ts). With a
- * space reserve (space-reserve.ts), a full disk releases it and later
- * appends keep its size free.
+ * Write checks: an append that fails or is short is rolled back and nothing
+ * is staged (pack-file.ts).
  */
-import { mkdir, open, readdir, stat, unlink } from 'node:fs/promises'
+import { mkdir, open, stat, unlink } from 'node:fs/promises'
 import type { FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { ChunkStore, ChunkStoreStats, CompactResult } from './chunk-store.js'
-import { decodeCounters, encodeCounters } from './chunk-store.js'
+import { decodeCounters } from './chunk-store.js'
 import type { KvOp, KvStore } from './kv.js'
 import { isGroupCommit } from './kv-group.js'
 import type { CommitParticipant } from './kv-group.js'
 import { Mutex } from './mutex.js'
 import { CorruptDataError, NotFoundError } from '../errors.js'
-import { asDiskFull, isDiskFull } from '../disk-full.js'
 import type { SpaceReserve } from './space-reserve.js'
-import { PACK_STATS, PREFIX } from './keys.js'
-
-const MAGIC = Buffer.from('OHC1')
-const HEADER = 40
-const INDEX_PREFIX = PREFIX.packIndex
-const STATS_KEY = PACK_STATS
-
-interface Location { pack: number, offset: number, length: number }
+import { HEADER, PackWriter, isRecord, packIds, packName } from './pack-file.js'
+import { INDEX_PREFIX, STATS_KEY, decodeLocation, deleteOps, indexOps, liveBytesPerPack, recordsIn, repointOps } from './pack-index.js'
+import type { Location } from './pack-index.js'
 
 export interface PackChunkStoreInit {
   /** Start a new pack file once the current one reaches this size. */
@@ -58,21 +48,6 @@ export interface PackChunkStoreInit {
   space?: SpaceReserve
 }
 
-function encodeLocation (loc: Location): Uint8Array {
-  const buf = Buffer.alloc(16)
-  buf.writeUInt32BE(loc.pack, 0)
-  buf.writeDoubleBE(loc.offset, 4)
-  buf.writeUInt32BE(loc.length, 12)
-  return buf
-}
-
-function decodeLocation (value: Uint8Array): Location {
-  const buf = Buffer.from(value.buffer, value.byteOffset, value.byteLength)
-  return { pack: buf.readUInt32BE(0), offset: buf.readDoubleBE(4), length: buf.readUInt32BE(12) }
-}
-
-const packName = (id: number): string => `${String(id).padStart(8, '0')}.pack`
-
 export class PackChunkStore implements ChunkStore, CommitParticipant {
   readonly backend = 'pack'
   /**
@@ -86,89 +61,39 @@ export class PackChunkStore implements ChunkStore, CommitParticipant {
   private readonly maxPackBytes: number
   private readonly compactThreshold: number
   private readonly readers = new Map<number, Promise<FileHandle>>()
-  private writer?: { id: number, fh: FileHandle, size: number, dirty: boolean }
+  private readonly writer: PackWriter
   private staged = new Map<string, Location>()
   /** Chunks being made durable by the running flush (still visible to has/get). */
   private flushing?: Map<string, Location>
-  /** Handles of packs the writer rotated away from (already synced); closed by the next flush. */
-  private retired: FileHandle[] = []
-  /** Serialises appends (they pick offsets). */
+  /** Serialises appends (they pick offsets) and rotations. */
   private readonly writeLock = new Mutex()
   /** Serialises flushes; appends go on while a flush syncs. */
   private readonly flushLock = new Mutex()
   private readonly indexLock = new Mutex()
   private releaseIndex?: () => void
-  private readonly syncAheadBytes: number
-  /** Bytes appended since the last background sync started, and whether one runs. */
-  private unsyncedBytes = 0
-  private syncingAhead = false
   private readonly space?: SpaceReserve
 
   constructor (private readonly dir: string, private readonly kv: KvStore, init: PackChunkStoreInit = {}) {
     this.maxPackBytes = init.maxPackBytes ?? 256 * 1024 * 1024
     this.compactThreshold = init.compactThreshold ?? 0.5
-    this.syncAheadBytes = init.syncAheadBytes ?? 16 * 1024 * 1024
     this.space = init.space
+    this.writer = new PackWriter(dir, { maxPackBytes: this.maxPackBytes, syncAheadBytes: init.syncAheadBytes ?? 16 * 1024 * 1024, space: init.space })
     this.joinsCommits = isGroupCommit(kv)
     if (isGroupCommit(kv)) kv.join(this)
   }
 
-  /** A failed write: a full disk releases the space reserve and becomes the typed disk-full error. */
-  private failed (err: unknown): unknown {
-    if (isDiskFull(err)) this.space?.noteFull()
-    return asDiskFull(err, this.dir)
-  }
-
   async open (): Promise<void> {
     await mkdir(this.dir, { recursive: true })
-    const ids = await this.packIds()
-    const last = ids.at(-1)
-    if (last !== undefined) {
-      const size = (await stat(join(this.dir, packName(last)))).size
-      if (size < this.maxPackBytes) {
-        this.writer = { id: last, fh: await open(join(this.dir, packName(last)), 'r+'), size, dirty: false }
-        return
-      }
-    }
-    await this.rotate((last ?? 0) + 1)
+    const last = (await packIds(this.dir)).at(-1)
+    const size = last === undefined ? 0 : (await stat(join(this.dir, packName(last)))).size
+    await this.writer.open(last, size)
   }
 
   async close (): Promise<void> {
     await this.flush()
-    for (const fh of this.retired.splice(0)) await fh.close().catch(() => {})
-    await this.writer?.fh.close()
-    this.writer = undefined
+    await this.writer.close()
     for (const p of this.readers.values()) await (await p).close().catch(() => {})
     this.readers.clear()
-  }
-
-  private async packIds (): Promise<number[]> {
-    return (await readdir(this.dir))
-      .filter(n => /^\d{8}\.pack$/.test(n))
-      .map(n => Number.parseInt(n, 10))
-      .sort((a, b) => a - b)
-  }
-
-  /** Start a new pack. Caller holds writeLock. */
-  private async rotate (id: number): Promise<void> {
-    const old = this.writer
-    if (old !== undefined) {
-      if (old.dirty) await old.fh.datasync()
-      old.dirty = false
-    }
-    const path = join(this.dir, packName(id))
-    const fh = await open(path, 'wx+')
-    try {
-      // make the new file's directory entry durable
-      const dirFh = await open(this.dir, 'r')
-      try { await dirFh.sync() } finally { await dirFh.close() }
-    } catch (err) {
-      await fh.close().catch(() => {})
-      await unlink(path).catch(() => {})
-      throw err
-    }
-    if (old !== undefined) this.retired.push(old.fh) // a running flush may still sync it
-    this.writer = { id, fh, size: 0, dirty: false }
   }
 
   private async locate (hash: string): Promise<Location | undefined> {
@@ -200,8 +125,7 @@ export class PackChunkStore implements ChunkStore, CommitParticipant {
         const fh = await this.reader(loc.pack)
         const buf = Buffer.allocUnsafe(HEADER + loc.length)
         const { bytesRead } = await fh.read(buf, 0, buf.length, loc.offset)
-        if (bytesRead !== buf.length || !buf.subarray(0, 4).equals(MAGIC) ||
-            buf.subarray(4, 36).toString('hex') !== hash || buf.readUInt32BE(36) !== loc.length) {
+        if (bytesRead !== buf.length || !isRecord(buf, hash, loc)) {
           throw new CorruptDataError(`chunk ${hash}: pack record at ${packName(loc.pack)}:${loc.offset} is damaged`, { hash })
         }
         return buf.subarray(HEADER)
@@ -220,59 +144,9 @@ export class PackChunkStore implements ChunkStore, CommitParticipant {
     if (this.staged.has(hash) || this.flushing?.has(hash) === true) return false
     return await this.writeLock.run(async () => {
       if (await this.locate(hash) !== undefined) return false
-      await this.append(hash, bytes)
+      this.staged.set(hash, await this.writer.append(hash, bytes))
       return true
     })
-  }
-
-  /**
-   * Append one record to the writer. Caller holds writeLock. `keepRoom`:
-   * with the space reserve released, refuse unless the reserve's size stays
-   * free (compaction's copies skip it: they free more than they take).
-   */
-  private async append (hash: string, bytes: Uint8Array, keepRoom = true): Promise<Location> {
-    if (this.writer === undefined) throw new Error('pack store is not open')
-    const recordBytes = HEADER + bytes.byteLength
-    try {
-      if (keepRoom) await this.space?.checkRoom(recordBytes)
-      if (this.writer.size >= this.maxPackBytes) await this.rotate(this.writer.id + 1)
-    } catch (err) {
-      throw this.failed(err)
-    }
-    const w = this.writer
-    const header = Buffer.alloc(HEADER)
-    MAGIC.copy(header, 0)
-    header.write(hash, 4, 'hex')
-    header.writeUInt32BE(bytes.byteLength, 36)
-    const loc = { pack: w.id, offset: w.size, length: bytes.byteLength }
-    w.dirty = true
-    try {
-      const { bytesWritten } = await w.fh.writev([header, bytes], loc.offset)
-      if (bytesWritten !== recordBytes) {
-        // libuv's answer to a disk that filled mid-write: a short count and no error
-        throw Object.assign(new Error(`short write to ${packName(w.id)}: ${bytesWritten} of ${recordBytes} bytes (no space left on device)`), { code: 'ENOSPC' })
-      }
-    } catch (err) {
-      // roll back: the next record goes where this one started; the cut bytes are cut off
-      await w.fh.truncate(loc.offset).catch(() => {}) // if even that fails, the next append overwrites them
-      throw this.failed(err)
-    }
-    w.size += recordBytes
-    this.staged.set(hash, loc)
-    this.unsyncedBytes += HEADER + bytes.byteLength
-    if (this.syncAheadBytes > 0 && this.unsyncedBytes >= this.syncAheadBytes && !this.syncingAhead) this.syncAhead(w.fh)
-    return loc
-  }
-
-  /**
-   * Write back what was appended so far, in the background (appends go on).
-   * Only a head start for the next flush, which syncs again and reports
-   * errors: a failure here is ignored. FileHandle.close() waits for it.
-   */
-  private syncAhead (fh: FileHandle): void {
-    this.syncingAhead = true
-    this.unsyncedBytes = 0
-    fh.datasync().catch(() => {}).finally(() => { this.syncingAhead = false })
   }
 
   async flush (): Promise<void> {
@@ -282,7 +156,7 @@ export class PackChunkStore implements ChunkStore, CommitParticipant {
       const staged = await this.syncStaged()
       if (staged === undefined) return
       try {
-        await this.indexLock.run(async () => { await this.kv.batch(await this.indexOps(staged), { sync: true }) })
+        await this.indexLock.run(async () => { await this.kv.batch(await indexOps(this.kv, staged), { sync: true }) })
       } catch (err) {
         this.restage(staged) // a later flush retries
         throw err
@@ -299,7 +173,7 @@ export class PackChunkStore implements ChunkStore, CommitParticipant {
     try {
       // the counters are read here and written by the group: no delete or re-index may come between
       await this.holdIndex()
-      return await this.indexOps(staged)
+      return await indexOps(this.kv, staged)
     } catch (err) {
       this.settle(false)
       throw err
@@ -321,19 +195,16 @@ export class PackChunkStore implements ChunkStore, CommitParticipant {
    * away from were synced by rotate(). Undefined when nothing is staged.
    */
   private async syncStaged (): Promise<Map<string, Location> | undefined> {
-    for (const fh of this.retired.splice(0)) await fh.close().catch(() => {})
+    await this.writer.closeRetired()
     if (this.staged.size === 0) return undefined
-    const { staged, writer } = await this.writeLock.run(async () => {
+    const { staged, dirty } = await this.writeLock.run(async () => {
       const staged = this.staged
       this.staged = new Map()
       this.flushing = staged
-      const writer = this.writer
-      const dirty = writer?.dirty === true
-      if (writer !== undefined) writer.dirty = false
-      return { staged, writer: dirty ? writer : undefined }
+      return { staged, dirty: this.writer.takeDirty() }
     })
     try {
-      if (writer !== undefined) await writer.fh.datasync().catch((err) => { throw this.failed(err) })
+      if (dirty !== undefined) await dirty.datasync().catch((err) => { throw this.writer.failed(err) })
     } catch (err) {
       this.restage(staged)
       this.flushing = undefined
@@ -342,23 +213,10 @@ export class PackChunkStore implements ChunkStore, CommitParticipant {
     return staged
   }
 
-  /** The index entries of `staged` and the counters with them (read-modify-write: call under indexLock). */
-  private async indexOps (staged: Map<string, Location>): Promise<KvOp[]> {
-    const counters = decodeCounters(await this.kv.get(STATS_KEY))
-    const ops: KvOp[] = []
-    for (const [hash, loc] of staged) {
-      ops.push({ type: 'put', key: INDEX_PREFIX + hash, value: encodeLocation(loc) })
-      counters.count += 1
-      counters.bytes += loc.length
-    }
-    ops.push({ type: 'put', key: STATS_KEY, value: encodeCounters(counters.count, counters.bytes) })
-    return ops
-  }
-
   /** Chunks whose sync or indexing failed: staged again (the pack synced again) for the next try. */
   private restage (staged: Map<string, Location>): void {
     for (const [h, loc] of staged) if (!this.staged.has(h)) this.staged.set(h, loc)
-    if (this.writer !== undefined) this.writer.dirty = true
+    this.writer.markDirty()
   }
 
   /** Take indexLock until settle() lets it go. */
@@ -374,23 +232,8 @@ export class PackChunkStore implements ChunkStore, CommitParticipant {
   async delete (hashes: string[]): Promise<number> {
     if (hashes.length === 0) return 0
     const { durable, freed } = await this.indexLock.run(async () => {
-      const values = await this.kv.getMany(hashes.map(h => INDEX_PREFIX + h))
-      const counters = decodeCounters(await this.kv.get(STATS_KEY))
-      const ops: KvOp[] = []
-      let freed = 0
-      const seen = new Set<string>()
-      hashes.forEach((hash, i) => {
-        const v = values[i]
-        if (v === undefined || seen.has(hash)) return
-        seen.add(hash)
-        const loc = decodeLocation(v)
-        ops.push({ type: 'del', key: INDEX_PREFIX + hash })
-        counters.count -= 1
-        counters.bytes -= loc.length
-        freed += loc.length
-      })
+      const { ops, freed } = await deleteOps(this.kv, hashes)
       if (ops.length === 0) return { durable: Promise.resolve(), freed: 0 }
-      ops.push({ type: 'put', key: STATS_KEY, value: encodeCounters(counters.count, counters.bytes) })
       return { durable: this.kv.batch(ops, { sync: true }), freed }
     })
     // awaited outside the lock: a group's prepare takes it
@@ -407,7 +250,7 @@ export class PackChunkStore implements ChunkStore, CommitParticipant {
   async stats (): Promise<ChunkStoreStats> {
     const counters = decodeCounters(await this.kv.get(STATS_KEY))
     let disk = 0
-    for (const id of await this.packIds()) {
+    for (const id of await packIds(this.dir)) {
       disk += (await stat(join(this.dir, packName(id))).catch(() => ({ size: 0 }))).size
     }
     return { ...counters, disk_bytes: disk }
@@ -417,14 +260,10 @@ export class PackChunkStore implements ChunkStore, CommitParticipant {
     const threshold = options.threshold ?? this.compactThreshold
     await this.flush()
     // one scan for live bytes per pack, a second one only if some pack must move
-    const live = new Map<number, number>()
-    for await (const [, value] of this.kv.iterate({ prefix: INDEX_PREFIX })) {
-      const loc = decodeLocation(value)
-      live.set(loc.pack, (live.get(loc.pack) ?? 0) + HEADER + loc.length)
-    }
+    const live = await liveBytesPerPack(this.kv)
     const selected = new Map<number, number>()
-    for (const id of await this.packIds()) {
-      if (id === this.writer?.id) continue
+    for (const id of await packIds(this.dir)) {
+      if (id === this.writer.id) continue
       const size = (await stat(join(this.dir, packName(id)))).size
       const liveBytes = live.get(id) ?? 0
       if (size === 0 || liveBytes / size < threshold) selected.set(id, size)
@@ -434,16 +273,9 @@ export class PackChunkStore implements ChunkStore, CommitParticipant {
       live.set(active.id, active.live)
       selected.set(active.id, active.size)
     }
-    const toMove = new Map<number, Array<[string, Location]>>()
-    if ([...selected.keys()].some(id => (live.get(id) ?? 0) > 0)) {
-      for await (const [key, value] of this.kv.iterate({ prefix: INDEX_PREFIX })) {
-        const loc = decodeLocation(value)
-        if (!selected.has(loc.pack)) continue
-        let list = toMove.get(loc.pack)
-        if (list === undefined) toMove.set(loc.pack, list = [])
-        list.push([key.slice(INDEX_PREFIX.length), loc])
-      }
-    }
+    const toMove = [...selected.keys()].some(id => (live.get(id) ?? 0) > 0)
+      ? await recordsIn(this.kv, selected)
+      : new Map<number, Array<[string, Location]>>()
     let reclaimed = 0
     let removed = 0
     // emptiest packs first: on a full disk, what they free makes room for the copies of the others
@@ -470,24 +302,21 @@ export class PackChunkStore implements ChunkStore, CommitParticipant {
    * its live bytes. Returns that pack, or undefined when it stays.
    */
   private async retireActive (live: Map<number, number>, threshold: number): Promise<{ id: number, size: number, live: number } | undefined> {
-    const w = this.writer
-    if (w === undefined || w.size === 0 || (live.get(w.id) ?? 0) / w.size >= threshold) return undefined
+    const id = this.writer.id
+    if (id === undefined || this.writer.size === 0 || (live.get(id) ?? 0) / this.writer.size >= threshold) return undefined
     return await this.flushLock.run(async () => await this.writeLock.run(async () => {
-      if (this.writer !== w || this.staged.size > 0 || this.flushing !== undefined) return undefined
-      let liveBytes = 0
-      for await (const [, value] of this.kv.iterate({ prefix: INDEX_PREFIX })) {
-        const loc = decodeLocation(value)
-        if (loc.pack === w.id) liveBytes += HEADER + loc.length
-      }
-      if (liveBytes / w.size >= threshold) return undefined
+      if (this.writer.id !== id || this.staged.size > 0 || this.flushing !== undefined) return undefined
+      const size = this.writer.size
+      const packLive = (await liveBytesPerPack(this.kv, id)).get(id) ?? 0
+      if (packLive / size >= threshold) return undefined
       try {
-        await this.rotate(w.id + 1)
+        await this.writer.rotate(id + 1)
       } catch (err) {
-        throw this.failed(err)
+        throw this.writer.failed(err)
       }
       // no flush runs: close its handle now, so that unlinking it frees its space at once
-      for (const fh of this.retired.splice(0)) await fh.close().catch(() => {})
-      return { id: w.id, size: w.size, live: liveBytes }
+      await this.writer.closeRetired()
+      return { id, size, live: packLive }
     }))
   }
 
@@ -497,26 +326,13 @@ export class PackChunkStore implements ChunkStore, CommitParticipant {
     await this.writeLock.run(async () => {
       for (const [hash] of batch) {
         const bytes = await this.get(hash)
-        const loc = await this.append(hash, bytes, false)
-        this.staged.delete(hash)
-        moved.set(hash, loc)
+        moved.set(hash, await this.writer.append(hash, bytes, false))
       }
-      if (this.writer?.dirty === true) {
-        await this.writer.fh.datasync()
-        this.writer.dirty = false
-      }
+      await this.writer.sync()
     })
     const durable = await this.indexLock.run(async () => {
       // only re-point chunks that are still indexed in the old pack
-      const keys = [...moved.keys()]
-      const current = await this.kv.getMany(keys.map(h => INDEX_PREFIX + h))
-      const ops: KvOp[] = []
-      keys.forEach((hash, i) => {
-        const v = current[i]
-        if (v !== undefined && decodeLocation(v).pack === id) {
-          ops.push({ type: 'put', key: INDEX_PREFIX + hash, value: encodeLocation(moved.get(hash)!) })
-        }
-      })
+      const ops = await repointOps(this.kv, id, moved)
       return { done: this.kv.batch(ops, { sync: true }) }
     })
     await durable.done

@@ -1,18 +1,19 @@
 /**
  * Writing, the only way in: import a byte stream as a file (chunked, hashed
- * on the worker, written under the quota, committed segment by segment),
+ * on the worker, written under the quota, committed segment by segment: the
+ * chunk loop is writer-file.ts),
  * commit a directory, release a local add. A failed or aborted add is
  * unwound (its manifest released, the chunks it alone wrote swept).
  */
 import { randomBytes } from 'node:crypto'
 import type { ContentInfo, OperationOptions } from '../interface.js'
-import { ChunkPool, chunker } from '../format/chunker.js'
+import { ChunkPool } from '../format/chunker.js'
 import { FileHasher } from '../format/hasher.js'
 import type { ChunkHasher } from '../format/hasher.js'
 import type { DirEntry } from '../format/directory.js'
 import { hashDirectory } from '../format/directory.js'
-import { DIRECTORY_MIME, SNIFF_BYTES, detectMime } from '../format/mime.js'
-import { CorruptDataError, NotAddedError, NotFoundError, throwIfAborted } from '../errors.js'
+import { DIRECTORY_MIME, detectMime } from '../format/mime.js'
+import { CorruptDataError, NotAddedError, NotFoundError } from '../errors.js'
 import type { AccessClock } from './access.js'
 import type { ChunkStore } from './chunk-store.js'
 import type { Collector } from './collect.js'
@@ -22,17 +23,14 @@ import type { KvOp, KvStore } from './kv.js'
 import { isGroupCommit } from './kv-group.js'
 import { Manifests } from './manifests.js'
 import type { Mutex } from './mutex.js'
-import type { AddQuota, Quota } from './quota.js'
-import { SEGMENT_CHUNKS } from './reader.js'
+import type { Quota } from './quota.js'
+import { FileChunks, PUT_WINDOW } from './writer-file.js'
 import { K, countBy, dec, enc } from './keys.js'
 import type { ObjectRecord } from './records.js'
 import { readCounters, toInfo } from './records.js'
 import { logger } from '../logger.js'
 
 const log = logger('store:writer')
-
-/** Chunks of one add hashed and written concurrently (bounds the extra memory to this many chunks). */
-export const PUT_WINDOW = 8
 
 export interface ImportOptions extends OperationOptions {
   /** A local add (a GC root); false for cached copies fetched from peers. */
@@ -115,80 +113,36 @@ export class Writer {
   async importFile (source: AsyncIterable<Uint8Array>, meta: FileMeta, options: ImportOptions): Promise<ObjectRecord> {
     await this.ctx.quota.init()
     const guard = options.guard ?? new Guard(this.ctx.protections)
-    const quota: AddQuota = { rescanned: false }
     const mid = randomBytes(16).toString('hex')
     this.ctx.protections.manifests.add(mid)
     // chunk and whole-file SHA-256 on a worker thread, over pooled chunk buffers
     const chunkSize = options.prehashed?.chunkSize ?? this.ctx.chunkSize
     const hasher = options.prehashed?.hasher ?? new FileHasher()
     const pool = options.prehashed === undefined ? new ChunkPool(chunkSize, PUT_WINDOW + 2) : undefined
-    let seg: string[] = []
-    let seq = 0
-    let size = 0
-    let count = 0
-    let head: Buffer | undefined
+    const file = new FileChunks(this.ctx, { signal: options.signal, onProgress: options.onProgress, total: options.total, mid, guard, hasher, chunkSize, pool, release: options.prehashed?.release })
     let committed = false
-    let inflight: Promise<void> = Promise.resolve()
-    /**
-     * Chunks being hashed and written, in stream order. Each resolves to its
-     * hash once the chunk is guarded and put; only then does it join `seg`, so
-     * a segment names only chunks already written (commitSegment's flush then
-     * makes them durable before the segment is). Holds at most PUT_WINDOW
-     * chunks; a chunk's buffer goes back to the pool once it is put. (The
-     * chunker copies every piece into pool buffers before asking for the
-     * next, so a source may reuse a piece's memory from then on.)
-     */
-    const window: Array<Promise<string>> = []
-    const collect = async (): Promise<void> => {
-      const h = await window[0]
-      window.shift()
-      seg.push(h)
-      count++
-      if (seg.length >= SEGMENT_CHUNKS) {
-        // one commit in flight: segment k syncs while segment k+1 is read, hashed and written
-        await inflight
-        inflight = this.ctx.manifests.commitSegment(mid, seq++, seg, guard)
-        inflight.catch(() => {})
-        seg = []
-      }
-    }
     try {
-      for await (const chunk of chunker(source, chunkSize, pool)) {
-        throwIfAborted(options.signal)
-        if (head === undefined) head = Buffer.from(chunk.subarray(0, SNIFF_BYTES))
-        if (window.length >= PUT_WINDOW) await collect()
-        size += chunk.byteLength
-        // the chunk's memory moves to the hashing worker (which also feeds the
-        // whole-file hash, in stream order) and comes back with its hash
-        const hashed = hasher.chunk(chunk as Buffer)
-        const put = this.putChunk(hashed, guard, quota, (bytes) => { pool?.give(bytes); options.prehashed?.release?.(bytes) })
-        put.catch(() => {}) // observed when collected (or settled on failure); never an unhandled rejection
-        window.push(put)
-        options.onProgress?.({ type: 'add:bytes', bytes: size, total: options.total })
-      }
-      while (window.length > 0) await collect()
-      throwIfAborted(options.signal)
-      await inflight
+      await file.write(source)
       // A file of one segment (most files) commits its segment and counts in the final synced
       // batch: one fsync, not two. Longer files committed their segments as they went.
-      const single = seq === 0
+      const single = file.seq === 0
       if (single) {
         // grouped: the record's group commit syncs the pack and indexes these chunks with it
         if (this.ctx.chunks.joinsCommits !== true) await this.ctx.chunks.flush()
-      } else if (seg.length > 0) await this.ctx.manifests.commitSegment(mid, seq++, seg, guard)
+      } else if (file.seg.length > 0) await this.ctx.manifests.commitSegment(mid, file.seq++, file.seg, guard)
       const hash = await hasher.digest()
       if (options.expectHash !== undefined && hash !== options.expectHash) {
         // content from a peer that is not what was asked for: never committed, swept below
         throw new CorruptDataError(`content does not match its hash: expected ${options.expectHash}, got ${hash}`, { expected: options.expectHash, actual: hash })
       }
+      const { size, count, head, seg } = file
       const { record, dedup } = await this.commitFile({ hash, mid, meta, head, size, count, chunkSize, single, seg, added: options.added, guard, deferred: options.deferred === true })
       committed = true
       await this.afterCommit(hash, mid, single ? seg : undefined, dedup, guard)
       return record
     } catch (err) {
       // no put or commit may race the cleanup: let every one settle first
-      await Promise.allSettled(window)
-      await inflight.catch(() => {})
+      await file.settle()
       hasher.dispose()
       if (!committed) await this.abandon(mid, guard)
       throw err
@@ -209,28 +163,6 @@ export class Writer {
       if (dedup) await this.ctx.collector.sweepChunks(single).catch((err) => { log.error('sweeping the chunks of a duplicate add failed (gc will): %s', err?.message ?? err) })
     } else if (dedup) await this.ctx.manifests.release(mid)
     this.ctx.quota.afterWrite(hash)
-  }
-
-  /**
-   * One chunk of an add, once hashed: guarded, admitted under the quota and
-   * put (under the lock, so gc's check-then-delete of an orphan chunk never
-   * interleaves with it; put skips chunks the store already has). `done`
-   * gets the chunk's memory back once it is written.
-   */
-  private async putChunk (hashed: Promise<{ hash: string, bytes: Buffer }>, guard: Guard, quota: AddQuota, done: (bytes: Buffer) => void): Promise<string> {
-    const { hash: h, bytes } = await hashed
-    guard.protectChunk(h) // before the put: gc must not sweep it until a segment counts it
-    // room under storage.max_bytes (evicting cached content if need be) before a new chunk is written
-    const reserved = await this.ctx.quota.admit(h, bytes.byteLength, quota)
-    try {
-      await this.ctx.lock.run(async () => {
-        if (await this.ctx.chunks.put(h, bytes)) this.ctx.quota.stored(bytes.byteLength)
-      })
-    } finally {
-      this.ctx.quota.unreserve(reserved)
-    }
-    done(bytes) // written (or copied by the store): the buffer may be reused
-    return h
   }
 
   /** The file's record, in one synced batch (with its only segment when `single`); or, if the object exists, mark it added. */
