@@ -14,8 +14,10 @@
  * 7. 4 KiB uploads over HTTP from 64 and 256 clients (bench/small.ts), with this disk's fdatasync rate as anchor.
  * 8. a store grown to 1,000,000 objects (bench/scale.ts): add rate at 0/100k/1M, daemon start-up
  *    (anchor: an empty store's), /list, /info, /stats, gc, verify, RSS (`--objects N` for a smaller store).
+ * 9. folders of 10k and 100k small files: `openhash add` vs Helia's unixfs addAll on an fs
+ *    blockstore, same run (bench/folder.ts); `--files N` for one size.
  *
- * `npm run bench -- --only http` (or store, cli, chunks, net, verify, small, scale) runs one section;
+ * `npm run bench -- --only http` (or store, cli, chunks, net, verify, small, scale, folder) runs one section;
  * verify also runs with store.
  *
  * Prints one JSON document on stdout and writes it to bench/results/latest.json.
@@ -42,6 +44,7 @@ import { netBench } from './net.js'
 import { verifyBench } from './verify.js'
 import { smallUploadsBench } from './small.js'
 import { scaleBench } from './scale.js'
+import { folderBench } from './folder.js'
 
 const MiB = 1024 * 1024
 const TARGET_ADD_MIB_S = 300
@@ -65,6 +68,7 @@ const resultsDir = join(repoRoot, 'bench', 'results')
 /** Set once the build is copied (see snapshotBuild). */
 let childScript = join(here, 'child.js')
 let cliScript = join(repoRoot, 'bin', 'openhash')
+let heliaScript = join(repoRoot, 'dist', 'bench', 'helia-add.js')
 
 const log = (msg: string): void => { process.stderr.write(`[bench] ${msg}\n`) }
 
@@ -104,6 +108,7 @@ async function snapshotBuild (dir: string): Promise<void> {
   for (const entry of ['bin', 'config', 'package.json']) await cp(join(repoRoot, entry), join(dir, entry), { recursive: true })
   await symlink(join(repoRoot, 'node_modules'), join(dir, 'node_modules'), 'dir')
   childScript = join(dir, 'dist', 'bench', 'child.js')
+  heliaScript = join(dir, 'dist', 'bench', 'helia-add.js')
   cliScript = join(dir, 'bin', 'openhash')
 }
 
@@ -437,6 +442,11 @@ async function main (): Promise<number> {
     const objects = objectsIdx >= 0 ? Number(process.argv[objectsIdx + 1]) : undefined
     const scale = want('scale') ? await scaleBench({ cli: cliScript, work, log, objects, storage: storageDefaults }) : undefined
 
+    // 9. folders of many small files, against Helia in the same run
+    const filesIdx = process.argv.indexOf('--files')
+    const sizes = filesIdx >= 0 ? [Number(process.argv[filesIdx + 1])] : undefined
+    const folder = want('folder') ? await folderBench({ cli: cliScript, heliaScript, work, sizes, log }) : undefined
+
     const rows = [...results, ...chunkSizes]
     const primary = results.filter(r => r.name !== 'get_prefaulted')
     const doc = {
@@ -482,6 +492,7 @@ async function main (): Promise<number> {
       verify,
       small,
       scale,
+      folder,
       summary: {
         sections: only ?? 'all',
         all_targets_met: primary.every(r => r.meets_target && r.peak_rss_meets_target) && (cli === undefined || (cli.meets_target && cli.peak_rss_meets_target !== false)) &&
