@@ -205,26 +205,29 @@ class Verifier {
   }
 
   private async file (rec: ObjectRecord, known: Prefetched | undefined, problems: VerifyProblem[]): Promise<void> {
-    const lists: string[][] = []
+    const single = rec.chunk_count === 1 ? await this.onlyChunk(rec, known) : undefined
+    if (single === undefined) await this.hashFile(rec, known, problems)
+    else if (!this.present.has(single)) problems.push({ kind: 'object', hash: rec.hash, message: `missing chunk ${single}` })
+    else {
+      // a file of one chunk: its hash is the chunk's, so the chunk's one hashing checks both
+      const size = await this.checkChunk(single, undefined)
+      if (size === undefined || this.damaged.has(single) || size !== rec.size || single !== rec.hash) problems.push({ kind: 'object', hash: rec.hash, message: 'content does not match its hash' })
+    }
+    // every file with a manifest had its state read ahead with its batch (objects())
+    const ms = known?.state
+    if (ms === undefined || dec<ManifestState>(ms).state !== 'live') problems.push({ kind: 'manifest', hash: rec.hash, message: 'object has no live manifest' })
+  }
+
+  /** The one chunk of a file whose manifest lists exactly one; undefined otherwise (then hashFile reports the mismatch). */
+  private async onlyChunk (rec: ObjectRecord, known: Prefetched | undefined): Promise<string | undefined> {
+    let only: string | undefined
     let n = 0
     for await (const list of this.chunksOf(rec, known)) {
-      lists.push(list)
       n += list.length
-      if (n > 1) break // more than one chunk: the file hash needs its own pass (below)
+      if (n > 1) return undefined
+      only = list[0] ?? only
     }
-    if (n === 1 && rec.chunk_count === 1) {
-      // a file of one chunk: its hash is the chunk's, so the chunk's one hashing checks both
-      const ch = lists[0][0]
-      if (!this.present.has(ch)) problems.push({ kind: 'object', hash: rec.hash, message: `missing chunk ${ch}` })
-      else {
-        const size = await this.checkChunk(ch, undefined)
-        if (size === undefined || this.damaged.has(ch) || size !== rec.size || ch !== rec.hash) problems.push({ kind: 'object', hash: rec.hash, message: 'content does not match its hash' })
-      }
-    } else {
-      await this.hashFile(rec, known, problems)
-    }
-    const ms = rec.manifest === undefined ? undefined : known !== undefined ? known.state : await this.ctx.kv.get(K.manifest(rec.manifest))
-    if (ms === undefined || dec<ManifestState>(ms).state !== 'live') problems.push({ kind: 'manifest', hash: rec.hash, message: 'object has no live manifest' })
+    return n === 1 ? only : undefined
   }
 
   /** A file of several chunks (or none): each chunk hashed through one FileHasher, which also gives the file's hash. */
