@@ -7,13 +7,11 @@
  * both; with strace present, the fdatasync/fsync calls of one extra,
  * untimed `openhash add` of the smallest tree.
  */
-import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { performance } from 'node:perf_hooks'
-import { median, round } from './http.js'
+import { median, round, runMeasured } from './http.js'
 
 type Log = (line: string) => void
 
@@ -37,21 +35,9 @@ async function makeTree (dir: string, files: number): Promise<number> {
 interface Run { wall_ms: number, peak_rss_mib?: number, stdout: string }
 
 async function timedRun (cmd: string, args: string[], env: NodeJS.ProcessEnv, work: string): Promise<Run> {
-  const rssFile = join(work, `rss-${Date.now()}`)
-  const gnuTime = existsSync('/usr/bin/time')
-  const [c, a] = gnuTime ? ['/usr/bin/time', ['-f', '%M', '-o', rssFile, cmd, ...args]] : [cmd, args]
-  const started = performance.now()
-  const child = spawn(c, a, { env, stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  let err = ''
-  child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d })
-  child.stderr.setEncoding('utf8').on('data', (d: string) => { err += d })
-  const code = await new Promise<number | null>(resolve => child.on('close', resolve))
-  const wall = performance.now() - started
-  if (code !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${String(code)}: ${err}`)
-  const rss = gnuTime ? Number((await readFile(rssFile, 'utf8')).trim().split('\n').at(-1)) / 1024 : undefined
-  await rm(rssFile, { force: true })
-  return { wall_ms: wall, peak_rss_mib: rss === undefined ? undefined : round(rss), stdout: out }
+  const r = await runMeasured(cmd, args, { env, work })
+  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${String(r.code)}: ${r.stderr.trim().slice(-2000)}`)
+  return r
 }
 
 async function syncCounts (cli: string, tree: string, work: string, env: NodeJS.ProcessEnv): Promise<Record<string, number> | undefined> {

@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { createHash, randomBytes, randomFillSync } from 'node:crypto'
-import { createWriteStream } from 'node:fs'
+import { createWriteStream, existsSync } from 'node:fs'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
@@ -139,10 +139,38 @@ export async function firstAnswer (url: string, since: number, timeoutMs = 20_00
   throw new Error(`daemon at ${url} did not answer within ${timeoutMs} ms`)
 }
 
-export async function peakRssMib (pid: number): Promise<number> {
+/** A live process's peak RSS (VmHWM), or with `field` its current one (VmRSS), in MiB. */
+export async function peakRssMib (pid: number, field: 'VmHWM' | 'VmRSS' = 'VmHWM'): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8')
-  const kb = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? NaN)
+  const kb = Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN)
   return round(kb / 1024)
+}
+
+/**
+ * Run a process to its end: wall time, output and, when GNU time is present
+ * (/usr/bin/time), its peak RSS in MiB (undefined otherwise).
+ */
+export async function runMeasured (cmd: string, args: string[], options: { env?: NodeJS.ProcessEnv, work: string, timeoutMs?: number }): Promise<{ code: number | null, stdout: string, stderr: string, wall_ms: number, peak_rss_mib?: number }> {
+  const gnuTime = existsSync('/usr/bin/time')
+  const rssFile = join(options.work, `rss-${process.pid}-${Date.now()}.txt`)
+  const [c, a] = gnuTime ? ['/usr/bin/time', ['-f', '%M', '-o', rssFile, cmd, ...args]] : [cmd, args]
+  const started = performance.now()
+  const child = spawn(c, a, { env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d })
+  child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
+  const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), options.timeoutMs)
+  try {
+    const [code] = await once(child, 'close') as [number | null]
+    const wall = performance.now() - started
+    if (!gnuTime) return { code, stdout, stderr, wall_ms: wall }
+    const kib = Number((await readFile(rssFile, 'utf8').catch(() => '')).trim().split('\n').at(-1))
+    return { code, stdout, stderr, wall_ms: wall, peak_rss_mib: Number.isFinite(kib) && kib > 0 ? round(kib / 1024) : undefined }
+  } finally {
+    clearTimeout(timer)
+    await rm(rssFile, { force: true })
+  }
 }
 
 export async function curl (args: string[]): Promise<{ stdout: string, wall_ms: number }> {

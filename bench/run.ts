@@ -30,7 +30,7 @@
  */
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { createReadStream, createWriteStream, existsSync } from 'node:fs'
+import { createReadStream, createWriteStream } from 'node:fs'
 import { cp, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises'
 import { cpus, freemem, loadavg, release, tmpdir, totalmem } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -38,7 +38,7 @@ import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { once } from 'node:events'
 import type { ChildResult, ChildSpec } from './child.js'
-import { calibrate, generateFile, httpBench, median, round, settle } from './http.js'
+import { calibrate, generateFile, httpBench, median, round, runMeasured, settle } from './http.js'
 import type { Input } from './http.js'
 import { netBench } from './net.js'
 import { verifyBench } from './verify.js'
@@ -324,26 +324,18 @@ async function cliAdd (work: string, input: Input): Promise<CliRow> {
     const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('OPENHASH_')))
     env.OPENHASH_DATA_DIR = dataDir
     // GNU time, when present, gives the CLI's peak RSS without touching its timing much
-    const gnuTime = existsSync('/usr/bin/time')
-    const rssFile = join(work, 'cli-rss.txt')
-    const [cmd, args] = gnuTime
-      ? ['/usr/bin/time', ['-f', '%M', '-o', rssFile, process.execPath, cliScript, 'add', input.path, '--json']]
-      : [process.execPath, [cliScript, 'add', input.path, '--json']]
     log('cli: openhash add (1 GiB, pack)')
     await settle()
-    const res = await run(cmd, args as string[], { env })
+    const res = await runMeasured(process.execPath, [cliScript, 'add', input.path, '--json'], { env, work, timeoutMs: CHILD_TIMEOUT_MS })
     if (res.code !== 0) throw new Error(`openhash add exited ${String(res.code)}: ${res.stderr.trim().slice(-2000)}`)
     const printed = JSON.parse(res.stdout) as { hash: string }
     row.wall_ms = round(res.wall_ms)
     row.mib_per_s = round(input.size_mib / (res.wall_ms / 1000))
     row.meets_target = row.mib_per_s >= TARGET_ADD_MIB_S
     row.hash = printed.hash
-    if (gnuTime) {
-      const kib = Number((await readFile(rssFile, 'utf8')).trim().split('\n').at(-1))
-      if (Number.isFinite(kib)) {
-        row.peak_rss_mib = round(kib / 1024)
-        row.peak_rss_meets_target = row.peak_rss_mib <= TARGET_PEAK_RSS_MIB
-      }
+    if (res.peak_rss_mib !== undefined) {
+      row.peak_rss_mib = res.peak_rss_mib
+      row.peak_rss_meets_target = row.peak_rss_mib <= TARGET_PEAK_RSS_MIB
     }
     log(`  ${row.mib_per_s} MiB/s wall clock, peak RSS ${String(row.peak_rss_mib)} MiB`)
     log('cli: sha256sum')

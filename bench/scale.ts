@@ -50,12 +50,6 @@ async function addMany (repo: Awaited<ReturnType<typeof openStore>>['repo'], fro
   return count / ((performance.now() - started) / 1000)
 }
 
-async function timed<T> (fn: () => Promise<T>): Promise<{ ms: number, value: T }> {
-  const t = performance.now()
-  const value = await fn()
-  return { ms: performance.now() - t, value }
-}
-
 async function getJson (url: string, headers: Record<string, string> = {}, method = 'GET'): Promise<{ ms: number, status: number, body: any }> {
   const t = performance.now()
   const res = await fetch(url, { method, headers })
@@ -121,7 +115,7 @@ export async function scaleBench (options: { cli: string, work: string, objects?
   const d = started.daemon
   try {
     log(`scale: daemon start-up at ${count} objects: ${round(started.ms)} ms (empty store: ${round(empty.ms)} ms)`)
-    const idleRss = await rssMib(d.proc.pid!)
+    const idleRss = await peakRssMib(d.proc.pid!, 'VmRSS')
     const token = (await readFile(join(dataDir, 'admin.token'), 'utf8').catch(() => '')).trim()
     const auth: Record<string, string> = token === '' ? {} : { Authorization: `Bearer ${token}` }
     await getJson(`${d.url}/list?limit=100`, auth) // warm
@@ -137,10 +131,10 @@ export async function scaleBench (options: { cli: string, work: string, objects?
     const listCount = (await getJson(`${d.url}/list?limit=100`, auth)).body
     log(`scale: /list?limit=100 ${JSON.stringify(list)}, /info ${JSON.stringify(info)}, /stats ${JSON.stringify(stats)}`)
     const rssBefore = await peakRssMib(d.proc.pid!)
-    const gc = await timed(async () => await getJson(`${d.url}/gc`, auth, 'POST'))
-    log(`scale: gc ${round(gc.ms)} ms, status ${gc.value.status}`)
-    const verify = await timed(async () => await getJson(`${d.url}/verify`, auth, 'POST'))
-    log(`scale: verify ${round(verify.ms)} ms, status ${verify.value.status}, ok ${String(verify.value.body.ok)}`)
+    const gc = await getJson(`${d.url}/gc`, auth, 'POST')
+    log(`scale: gc ${round(gc.ms)} ms, status ${gc.status}`)
+    const verify = await getJson(`${d.url}/verify`, auth, 'POST')
+    log(`scale: verify ${round(verify.ms)} ms, status ${verify.status}, ok ${String(verify.body.ok)}`)
     const peak = await peakRssMib(d.proc.pid!)
     return {
       objects: count,
@@ -156,13 +150,13 @@ export async function scaleBench (options: { cli: string, work: string, objects?
       list_page_items: Array.isArray(listCount) ? listCount.length : undefined,
       info_ms: info,
       stats_ms: stats,
-      gc: { ms: round(gc.ms), status: gc.value.status, result: gc.value.body },
+      gc: { ms: round(gc.ms), status: gc.status, result: gc.body },
       verify: {
         ms: round(verify.ms),
-        status: verify.value.status,
-        ok: verify.value.body.ok,
-        objects_checked: verify.value.body.objects_checked,
-        objects_per_s: round(verify.value.body.objects_checked / (verify.ms / 1000))
+        status: verify.status,
+        ok: verify.body.ok,
+        objects_checked: verify.body.objects_checked,
+        objects_per_s: round(verify.body.objects_checked / (verify.ms / 1000))
       },
       daemon_peak_rss_before_gc_mib: rssBefore,
       daemon_peak_rss_mib: peak,
@@ -171,9 +165,4 @@ export async function scaleBench (options: { cli: string, work: string, objects?
   } finally {
     await d.stop()
   }
-}
-
-async function rssMib (pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8')
-  return round(Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? NaN) / 1024)
 }
