@@ -9,6 +9,7 @@ import type { Libp2p, PeerId } from '@libp2p/interface'
 import type { KadDHT } from '@libp2p/kad-dht'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { Config } from '../config.js'
 import type { ObjectRecord, Repo } from '../store/repo.js'
 import { hashToCid } from '../format/cid.js'
@@ -29,6 +30,9 @@ const log = logger('network')
 const CONNECTED_PROBES = 8
 /** Pauses before announcing again after a failed provide (then the reprovide round is the next chance). */
 const PROVIDE_RETRY_DELAYS_MS = [1000, 5000]
+
+/** Pauses before asking the DHT again when a provider search found nobody (within the search time). */
+const DHT_REQUERY_DELAYS_MS = [250, 1000]
 
 /** Addresses kept per peer from a DHT answer (provider records, closest peers): a peer cannot fill our peer store. */
 const MAX_PEER_ADDRS = 8
@@ -149,10 +153,19 @@ export class Network {
     if (peers.length === 0) return // nobody to ask: answer NOT_FOUND now, not after the search time
     const connected = peers.map(p => p.toString()).filter(p => !hinted.includes(p))
     for (const p of connected.slice(0, CONNECTED_PROBES)) yield p
-    for await (const p of this.libp2p.contentRouting.findProviders(hashToCid(hash), { signal })) {
-      if (p.id.equals(this.libp2p.peerId) || hinted.includes(p.id.toString())) continue
-      if (p.multiaddrs.length > 0) await this.libp2p.peerStore.merge(p.id, { multiaddrs: p.multiaddrs.slice(0, MAX_PEER_ADDRS) }).catch(() => {})
-      yield p.id.toString()
+    // a query that ends without a provider (a record still spreading, a peer that timed out under
+    // load) is asked again after a pause, while the search time lasts (DHT_REQUERY_DELAYS_MS)
+    for (let attempt = 0; ; attempt++) {
+      let found = false
+      for await (const p of this.libp2p.contentRouting.findProviders(hashToCid(hash), { signal })) {
+        if (p.id.equals(this.libp2p.peerId) || hinted.includes(p.id.toString())) continue
+        if (p.multiaddrs.length > 0) await this.libp2p.peerStore.merge(p.id, { multiaddrs: p.multiaddrs.slice(0, MAX_PEER_ADDRS) }).catch(() => {})
+        found = true
+        yield p.id.toString()
+      }
+      if (found || attempt >= DHT_REQUERY_DELAYS_MS.length || signal.aborted) return
+      await sleep(DHT_REQUERY_DELAYS_MS[attempt], undefined, { signal }).catch(() => {}) // an abort ends the pause
+      if (signal.aborted) return
     }
   }
 

@@ -103,6 +103,21 @@ describe('five nodes on loopback: A adds, E (not connected to A) fetches through
     expect(Date.now() - started).toBeLessThan(4000 + 2000)
   })
 
+  it('a provider announced after the first DHT query ended is still found within the search time', async () => {
+    const bytes = prng(7)(5000)
+    const path = join(files.path, 'late.bin')
+    await writeFile(path, bytes)
+    // stored on A without the announcement an add makes
+    const rec = await nodes[A].node.repo.importFile((async function * () { yield bytes })(), { filename: 'late.bin' }, { added: true })
+    await apart(nodes[E], nodes[A])
+    const lookup = nodes[E].node.info(rec.hash).then(info => info, (err) => err)
+    // E's first query of the DHT (tens of ms on loopback) finds nobody; then A announces
+    await new Promise(resolve => setTimeout(resolve, 150))
+    nodes[A].node.net!.provide(rec.hash)
+    const info = await lookup
+    expect(info).toMatchObject({ hash: rec.hash, size: bytes.length })
+  })
+
   it('pinning content that is not local fetches it in the background, then it is pinned', async () => {
     const bytes = prng(3)(TEST_CHUNK * 2 + 9)
     const path = join(files.path, 'pin-me.bin')
