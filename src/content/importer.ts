@@ -4,8 +4,8 @@
  * bad names), so bad input fails before anything is written. Symbolic links
  * are followed; a link that leads back into its own ancestry is an error.
  */
-import { createReadStream } from 'node:fs'
-import { open, readdir, realpath, stat } from 'node:fs/promises'
+import { constants, createReadStream } from 'node:fs'
+import { access, readdir, readFile, realpath, stat } from 'node:fs/promises'
 import type { Stats } from 'node:fs'
 import { basename, join, resolve } from 'node:path'
 import type { Guard, ObjectRecord, Repo } from '../store/repo.js'
@@ -47,31 +47,30 @@ async function statFollow (path: string): Promise<Stats> {
   }
 }
 
-/** Check that a regular file can be opened and read. */
+/** Check that a regular file may be read (one access(2), not an open, a read and a close). */
 async function probeReadable (path: string): Promise<void> {
-  let fh
   try {
-    fh = await open(path, 'r')
-    await fh.read(Buffer.alloc(1), 0, 1, 0)
+    await access(path, constants.R_OK)
   } catch (err) {
     throw fsError(err, path)
-  } finally {
-    await fh?.close()
   }
 }
 
-async function plan (path: string, name: string, ancestors: Set<string>): Promise<Plan> {
-  const st = await statFollow(path)
+/** File system calls of a tree walk in flight at once: a folder of 100k files is checked in parallel, not one stat at a time. */
+const PLAN_CALLS_AT_ONCE = 32
+
+async function plan (path: string, name: string, ancestors: Set<string>, calls: Slots): Promise<Plan> {
+  const st = await calls.run(async () => await statFollow(path))
   if (st.isFile()) {
-    await probeReadable(path)
+    await calls.run(async () => { await probeReadable(path) })
     return { kind: 'file', path, name, size: st.size, mtime: st.mtime }
   }
   if (!st.isDirectory()) throw new UnsupportedFileTypeError(`not a regular file or directory: ${path}`, { path })
-  const real = await realpath(path).catch(err => { throw fsError(err, path) })
+  const real = await calls.run(async () => await realpath(path)).catch(err => { throw fsError(err, path) })
   if (ancestors.has(real)) throw new SymlinkLoopError(`symbolic link loop: ${path} leads back to ${real}`, { path })
   let raw: Buffer[]
   try {
-    raw = await readdir(path, { encoding: 'buffer' })
+    raw = await calls.run(async () => await readdir(path, { encoding: 'buffer' }))
   } catch (err) {
     throw fsError(err, path)
   }
@@ -82,12 +81,13 @@ async function plan (path: string, name: string, ancestors: Set<string>): Promis
     }
     return name
   }).sort()
+  for (const child of names) validateName(child)
   const next = new Set(ancestors).add(real)
-  const children: Plan[] = []
-  for (const child of names) {
-    validateName(child)
-    children.push(await plan(join(path, child), child, next))
-  }
+  // the children are checked at once (bounded by `calls`); the first problem in name order is the error
+  const settled = await Promise.allSettled(names.map(async child => await plan(join(path, child), child, next, calls)))
+  const failure = settled.find(r => r.status === 'rejected')
+  if (failure !== undefined) throw failure.reason
+  const children = settled.map(r => (r as PromiseFulfilledResult<Plan>).value)
   return { kind: 'dir', path, name, mtime: st.mtime, children }
 }
 
@@ -97,7 +97,7 @@ async function plan (path: string, name: string, ancestors: Set<string>): Promis
  */
 export async function planPath (path: string): Promise<Plan> {
   const abs = resolve(path)
-  return await plan(abs, basename(abs), new Set())
+  return await plan(abs, basename(abs), new Set(), new Slots(PLAN_CALLS_AT_ONCE))
 }
 
 export function totalBytes (p: Plan): number {
@@ -160,21 +160,25 @@ class Slots {
   }
 }
 
+/** Files up to this size are read whole, in one buffer of their size (not through a stream's 1 MiB buffers). */
+const READ_WHOLE_BYTES = 1024 * 1024
+
+/** A planned file's bytes: a small one read whole, a larger one streamed. */
+async function * readSource (p: Plan & { kind: 'file' }): AsyncGenerator<Buffer> {
+  try {
+    if (p.size <= READ_WHOLE_BYTES) {
+      yield await readFile(p.path)
+      return
+    }
+    for await (const piece of createReadStream(p.path, { highWaterMark: 1024 * 1024 })) yield piece as Buffer
+  } catch (err) {
+    throw fsError(err, p.path)
+  }
+}
+
 async function importFilePlan (ctx: ImportContext, p: Plan & { kind: 'file' }, added: boolean, deferred: boolean): Promise<ObjectRecord> {
   return await ctx.slots.run(async () => {
-    let stream
-    try {
-      stream = createReadStream(p.path, { highWaterMark: 1024 * 1024 })
-    } catch (err) {
-      throw fsError(err, p.path)
-    }
-    const source = (async function * () {
-      try {
-        for await (const piece of stream) yield piece as Buffer
-      } catch (err) {
-        throw fsError(err, p.path)
-      }
-    })()
+    const source = readSource(p)
     let seen = 0
     const rec = await ctx.repo.importFile(source, { filename: p.name, mod_time: p.mtime.toISOString() }, {
       added,

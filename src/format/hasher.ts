@@ -16,6 +16,7 @@
  * main thread first, and it cannot keep a running whole-file hash, which
  * then costs the main thread a full pass over the data as well.
  */
+import { createHash } from 'node:crypto'
 import { Worker } from 'node:worker_threads'
 import { hashWorkerMain, type WorkerReply, type WorkerRequest } from './hash-worker.js'
 
@@ -66,6 +67,9 @@ function request (message: Exclude<WorkerRequest, { op: 'drop' }>): Promise<Repl
 
 let nextId = 0
 
+/** The largest chunk FileHasher hashes on the calling thread (a file of one chunk of at most this many bytes). */
+export const INLINE_HASH_BYTES = 64 * 1024
+
 /**
  * One chunk's SHA-256 (lowercase hex) on the hash worker, with no copy: for
  * memory the caller owns outright (it is moved to the worker and comes back
@@ -109,6 +113,18 @@ abstract class WorkerFile {
 }
 
 export class FileHasher extends WorkerFile implements ChunkHasher {
+  private chunks = 0
+  /** The hash of a file of one small chunk, hashed here (its whole-file hash is the same). */
+  private inline: string | undefined
+
+  /**
+   * With `chunkSize` (the chunker's), a first chunk shorter than that is the
+   * file's only one: up to INLINE_HASH_BYTES it is hashed on this thread,
+   * once, for both hashes (a worker round trip costs more than hashing a few
+   * KiB: it is most of a small file's add).
+   */
+  constructor (private readonly chunkSize?: number) { super() }
+
   /**
    * The chunk's SHA-256 (lowercase hex); its bytes also go into the whole-file
    * hash. `bytes` must be the only user of its whole ArrayBuffer (e.g. from
@@ -117,9 +133,25 @@ export class FileHasher extends WorkerFile implements ChunkHasher {
    * memory is lost with it.
    */
   async chunk (bytes: Buffer): Promise<{ hash: string, bytes: Buffer }> {
+    if (this.chunks++ === 0 && this.chunkSize !== undefined && bytes.byteLength < this.chunkSize && bytes.byteLength <= INLINE_HASH_BYTES) {
+      this.inline = createHash('sha256').update(bytes).digest('hex')
+      return { hash: this.inline, bytes }
+    }
+    if (this.inline !== undefined) throw new Error('a chunk after the short last one')
     const reply = await request({ op: 'chunk', id: this.id, bytes })
     const back = reply.bytes!
     return { hash: reply.hex, bytes: Buffer.from(back.buffer, back.byteOffset, back.byteLength) }
+  }
+
+  override async digest (): Promise<string> {
+    if (this.inline === undefined) return await super.digest()
+    this.done = true
+    return this.inline
+  }
+
+  override dispose (): void {
+    if (this.inline !== undefined) this.done = true // the worker never saw this file
+    super.dispose()
   }
 }
 

@@ -126,7 +126,7 @@ export class GroupCommitKv implements KvStore {
 
   private async run (): Promise<void> {
     while (this.queue.length > 0 || this.waiters.length > 0) {
-      const ops = this.queue
+      const ops = lastPerKey(this.queue)
       const waiters = this.waiters
       const group = this.nextGroup++
       const batches = this.queuedBatches
@@ -201,6 +201,22 @@ export class GroupCommitKv implements KvStore {
       if (++yielded >= limit) return
     }
   }
+}
+
+/**
+ * The ops of a group with only the last op of each key (a key written by many
+ * batches, like the store's counters, is written once per group): the same
+ * end state in one batch, at a fraction of the per-op cost.
+ */
+export function lastPerKey (ops: KvOp[]): KvOp[] {
+  const seen = new Set<string>()
+  const out: KvOp[] = []
+  for (let i = ops.length - 1; i >= 0; i--) {
+    if (seen.has(ops[i].key)) continue
+    seen.add(ops[i].key)
+    out.push(ops[i])
+  }
+  return out.length === ops.length ? ops : out.reverse()
 }
 
 export function isGroupCommit (kv: KvStore): kv is GroupCommitKv {

@@ -117,7 +117,7 @@ export class Writer {
     this.ctx.protections.manifests.add(mid)
     // chunk and whole-file SHA-256 on a worker thread, over pooled chunk buffers
     const chunkSize = options.prehashed?.chunkSize ?? this.ctx.chunkSize
-    const hasher = options.prehashed?.hasher ?? new FileHasher()
+    const hasher = options.prehashed?.hasher ?? new FileHasher(chunkSize)
     const pool = options.prehashed === undefined ? new ChunkPool(chunkSize, PUT_WINDOW + 2) : undefined
     const file = new FileChunks(this.ctx, { signal: options.signal, onProgress: options.onProgress, total: options.total, mid, guard, hasher, chunkSize, pool, release: options.prehashed?.release })
     let committed = false

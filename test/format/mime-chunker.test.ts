@@ -95,6 +95,24 @@ describe('FileHasher (worker thread)', () => {
     expect(await y.digest()).toBe(sha256hex(Buffer.from('bbb')))
     expect(await x.digest()).toBe(sha256hex(Buffer.from('aac')))
   })
+  it('with the chunk size: a short only chunk is hashed on this thread (its memory stays usable), longer files on the worker', async () => {
+    const small = new FileHasher(1024)
+    const own = Buffer.from(new ArrayBuffer(700)).fill(7)
+    const { hash, bytes } = await small.chunk(own)
+    expect(hash).toBe(sha256hex(Buffer.alloc(700, 7)))
+    expect(own.buffer.byteLength).toBe(700) // not moved to the worker (a moved buffer is detached: length 0)
+    expect(bytes).toBe(own)
+    expect(await small.digest()).toBe(hash)
+    await expect(new FileHasher(1024).chunk(Buffer.alloc(0)).then(async () => 'ok')).resolves.toBe('ok')
+    // a full first chunk may have more after it: the worker hashes, the file hash covers both
+    const two = new FileHasher(1024)
+    const a = Buffer.from(new ArrayBuffer(1024)).fill(1)
+    const b = Buffer.from(new ArrayBuffer(10)).fill(2)
+    expect((await two.chunk(a)).hash).toBe(sha256hex(Buffer.alloc(1024, 1)))
+    expect(a.buffer.byteLength).toBe(0) // moved
+    expect((await two.chunk(b)).hash).toBe(sha256hex(Buffer.alloc(10, 2)))
+    expect(await two.digest()).toBe(sha256hex(Buffer.concat([Buffer.alloc(1024, 1), Buffer.alloc(10, 2)])))
+  })
 })
 
 describe('hash parsing', () => {

@@ -74,6 +74,29 @@ describe('GroupCommitKv', () => {
     expect(str(await inner.get('k31'))).toBe('31')
   })
 
+  it('a key written by many batches of one group is written once, with its last value (deletes too)', async () => {
+    const inner = new Recording()
+    const kv = new GroupCommitKv(inner)
+    await kv.open()
+    await kv.batch([{ type: 'put', key: 'gone', value: b('x') }], { sync: true })
+    const open = inner.hold()
+    const first = kv.batch([{ type: 'put', key: 'a', value: b('0') }], { sync: true })
+    await new Promise(resolve => setImmediate(resolve))
+    const rest = Array.from({ length: 20 }, async (_, i) => await kv.batch([
+      { type: 'put', key: 'counters', value: b(String(i)) },
+      { type: 'put', key: `k${i}`, value: b(String(i)) },
+      ...(i === 10 ? [{ type: 'del' as const, key: 'gone' }] : [])
+    ], { sync: true }))
+    open()
+    await Promise.all([first, ...rest])
+    const second = inner.batches[2].ops
+    expect(second).toHaveLength(20 + 1 + 1)
+    expect(second.filter(o => o.key === 'counters')).toHaveLength(1)
+    expect(str(await inner.get('counters'))).toBe('19')
+    expect(await inner.get('gone')).toBeUndefined()
+    expect(str(await kv.get('counters'))).toBe('19')
+  })
+
   it('shows a pending batch to get, getMany and iterate before it is written, and writes unsynced ones with the next sync', async () => {
     const inner = new Recording()
     const kv = new GroupCommitKv(inner)
