@@ -110,8 +110,10 @@ export class GroupCommitKv implements KvStore {
       this.queuedBatches++
     }
     if (options.sync === true) return await this.sync()
-    if (this.queue.length >= this.maxQueuedOps || this.queuedBytes >= this.maxQueuedBytes) this.start()
+    if (this.overBounds()) this.start()
   }
+
+  private overBounds (): boolean { return this.queue.length >= this.maxQueuedOps || this.queuedBytes >= this.maxQueuedBytes }
 
   /** Resolves once everything batched before the call (and the participants' data) is durable. */
   async sync (): Promise<void> {
@@ -125,7 +127,9 @@ export class GroupCommitKv implements KvStore {
   }
 
   private async run (): Promise<void> {
-    while (this.queue.length > 0 || this.waiters.length > 0) {
+    // a group is written for a caller waiting on durability, or for a queue past its bounds; batches
+    // queued without `sync` while a group is written wait for the next such reason (one sync, not one per group)
+    while (this.waiters.length > 0 || this.overBounds()) {
       const ops = lastPerKey(this.queue)
       const waiters = this.waiters
       const group = this.nextGroup++

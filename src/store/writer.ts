@@ -138,7 +138,7 @@ export class Writer {
       const { size, count, head, seg } = file
       const { record, dedup } = await this.commitFile({ hash, mid, meta, head, size, count, chunkSize, single, seg, added: options.added, guard, deferred: options.deferred === true })
       committed = true
-      await this.afterCommit(hash, mid, single ? seg : undefined, dedup, guard)
+      await this.afterCommit(hash, mid, single ? seg : undefined, dedup, guard, options.deferred === true)
       return record
     } catch (err) {
       // no put or commit may race the cleanup: let every one settle first
@@ -153,11 +153,13 @@ export class Writer {
   }
 
   /**
-   * A committed add: its use recorded; a one-segment file's chunks (`single`) no longer guarded;
+   * A committed add: its use recorded (but not a new file's within a tree); a one-segment file's chunks (`single`) no longer guarded;
    * after a dedup, what this add alone wrote goes (its chunks, or its manifest); the quota checked.
    */
-  private async afterCommit (hash: string, mid: string, single: string[] | undefined, dedup: boolean, guard: Guard): Promise<void> {
-    this.ctx.access.touch(hash)
+  private async afterCommit (hash: string, mid: string, single: string[] | undefined, dedup: boolean, guard: Guard, deferred: boolean): Promise<void> {
+    // a new file inside a tree add was last used when it was created (Access.last falls back to
+    // created_at): no at/ key for each of a folder's files
+    if (dedup || !deferred) this.ctx.access.touch(hash)
     if (single !== undefined) {
       guard.releaseChunks(single) // counted now (or, after a dedup, never: unreferenced ones are swept)
       if (dedup) await this.ctx.collector.sweepChunks(single).catch((err) => { log.error('sweeping the chunks of a duplicate add failed (gc will): %s', err?.message ?? err) })
@@ -305,7 +307,7 @@ export class Writer {
       ops.push({ type: 'put', key: K.dir(hash), value: encoding })
       ops.push({ type: 'put', key: K.counters, value: enc(counters) })
       options.guard.protectObject(hash)
-      this.ctx.access.touch(hash)
+      if (!deferred) this.ctx.access.touch(hash) // a new subfolder: like a new file in a tree (afterCommit)
       return { durable: this.commit(ops, generation, deferred), record }
     })
     await durable

@@ -97,6 +97,23 @@ describe('GroupCommitKv', () => {
     expect(str(await kv.get('counters'))).toBe('19')
   })
 
+  it('batches without sync that arrive while a group is written wait for the next sync: no group (and no sync) of their own', async () => {
+    const inner = new Recording()
+    const kv = new GroupCommitKv(inner)
+    await kv.open()
+    const open = inner.hold()
+    const first = kv.batch([{ type: 'put', key: 'a', value: b('0') }], { sync: true })
+    await new Promise(resolve => setImmediate(resolve))
+    for (let i = 0; i < 3; i++) await kv.batch([{ type: 'put', key: `u${i}`, value: b(String(i)) }])
+    open()
+    await first
+    await new Promise(resolve => setTimeout(resolve, 20))
+    expect(inner.batches).toHaveLength(1)
+    expect(str(await kv.get('u2'))).toBe('2') // pending, visible
+    await kv.sync()
+    expect(inner.batches.map(x => x.ops.length)).toEqual([1, 3])
+  })
+
   it('shows a pending batch to get, getMany and iterate before it is written, and writes unsynced ones with the next sync', async () => {
     const inner = new Recording()
     const kv = new GroupCommitKv(inner)

@@ -17,6 +17,9 @@ import type { ChunkBackend, OpenedStore } from '../../src/store/open.js'
 import { openStore } from '../../src/store/open.js'
 import type { Repo } from '../../src/store/repo.js'
 import { collect, once, prng, tempDir } from '../helpers/tmp.js'
+import { mkdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { importPath } from '../../src/content/importer.js'
 
 const CS = 1024
 const KiB = 1024
@@ -205,6 +208,32 @@ describe.each(['pack', 'leveldb'] as const)('storage quota (%s backend)', (backe
     expect(await has(repo, later), 'more recently used file kept').toBe(true)
     expect(await repo.quotaStatus()).toMatchObject({ used_bytes: 6 * KiB, evicted_objects: 3, evicted_bytes: 4 * KiB })
     await expectIntact(repo)
+  })
+
+  it('a folder add records no access time per file (their last use is their creation); the folder and re-added files get one', async () => {
+    const repo = await fresh({ max: 64 * KiB })
+    const tree = await tempDir('openhash-quota-tree-')
+    try {
+      await mkdir(join(tree.path, 'sub'))
+      await writeFile(join(tree.path, 'a.txt'), content(300))
+      await writeFile(join(tree.path, 'sub', 'b.txt'), content(400))
+      const dup = content(500)
+      const again = await add(repo, dup, 'dup.bin', false) // already stored: the folder's copy is a use of it
+      await repo.flushAccess()
+      const before = await repo.lastAccess(again)
+      await writeFile(join(tree.path, 'dup.bin'), dup)
+      const { record } = await importPath(repo, tree.path)
+      await repo.flushAccess()
+      const atKeys: string[] = []
+      for await (const [k] of repo.kv.iterate({ prefix: 'at/' })) atKeys.push(k.slice(3))
+      expect(atKeys.sort()).toEqual([record.hash, again].sort())
+      expect(await repo.lastAccess(again)).toBeGreaterThan(before!)
+      const a = (await repo.entries(record.hash)).find(e => e.name === 'a.txt')!
+      const info = await repo.getObject(a.hash)
+      expect(await repo.lastAccess(a.hash)).toBe(Date.parse(info!.created_at))
+    } finally {
+      await tree.cleanup()
+    }
   })
 
   it('the access order survives a restart', async () => {
