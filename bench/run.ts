@@ -489,7 +489,7 @@ async function main (): Promise<number> {
         sections: only ?? 'all',
         all_targets_met: primary.every(r => r.meets_target && r.peak_rss_meets_target) && (cli === undefined || (cli.meets_target && cli.peak_rss_meets_target !== false)) &&
           (http === undefined || ((http.upload as any).meets_target && (http.download as any).meets_target && (http.startup_ms as any).meets_target)) &&
-          (net === undefined || (net.transfer as any)?.meets_target === true),
+          (net === undefined || (net.transfer as any)?.meets_target === true) && ((folder?.missed as string[] | undefined) ?? []).length === 0,
         missed: [
           ...primary.flatMap(r => [
             ...(r.meets_target ? [] : [`${r.name} ${r.backend} ${r.size_mib} MiB: ${String(r.mib_per_s)} MiB/s < ${r.target_mib_per_s}`]),
@@ -500,7 +500,8 @@ async function main (): Promise<number> {
           ...(http === undefined || (http.upload as any).meets_target ? [] : [`http upload: ${JSON.stringify(http.upload)}`]),
           ...(http === undefined || (http.download as any).meets_target ? [] : [`http download: ${String((http.download as any).mib_per_s)} MiB/s`]),
           ...(http === undefined || (http.startup_ms as any).meets_target ? [] : [`http start-up: ${String((http.startup_ms as any).median)} ms`]),
-          ...(net === undefined || (net.transfer as any)?.meets_target === true ? [] : [`net transfer: ${String((net.transfer as any)?.mib_per_s)} MiB/s`])
+          ...(net === undefined || (net.transfer as any)?.meets_target === true ? [] : [`net transfer: ${String((net.transfer as any)?.mib_per_s)} MiB/s`]),
+          ...((folder?.missed as string[] | undefined) ?? [])
         ],
         all_hashes_ok: rows.every(r => r.hash_ok) && (cli?.hash_matches_sha256sum ?? true) && (http === undefined || http.all_ok === true) && (verify === undefined || verify.all_ok === true) && (small === undefined || small.all_ok === true),
         errors: [...rows.filter(r => r.error !== undefined).map(r => `${r.name} ${r.backend} ${r.size_mib} MiB chunk ${r.chunk_size}: ${r.error!}`), ...(cli?.error !== undefined ? [`cli: ${cli.error}`] : [])],
