@@ -172,6 +172,18 @@ export interface NetworkInfo {
   dht: { enabled: boolean, mode?: 'server' | 'client', peer_count: number, bucket_info: Array<{ prefix: string, depth: number, peers: number }> }
 }
 
+/** The answer of a dial (POST /network/connect). */
+export interface ConnectResult {
+  peer_id: string
+  /** The address the connection runs over (the peer's side). */
+  address: string
+  /** `connected`: a connection to the peer is open now. */
+  state: 'connected'
+  direction: 'inbound' | 'outbound'
+  /** Peers connected after the dial, this one included. */
+  connected_peers: number
+}
+
 export interface HealthInfo { status: 'healthy' | 'unhealthy', timestamp: string, version: string }
 
 export interface ReadOptions { offset?: number, length?: number, signal?: AbortSignal }
@@ -195,6 +207,8 @@ export interface OpenHashNode {
   stats(): Promise<NodeStats>
   verify(options?: OperationOptions): Promise<VerifyResult>
   network(): Promise<NetworkInfo>
+  /** Dial a peer by multiaddr (e.g. another daemon's `/ip4/…/tcp/…/p2p/<peer id>`). */
+  connect(multiaddr: string, options?: { signal?: AbortSignal }): Promise<ConnectResult>
   health(): Promise<HealthInfo>
   // API tokens and the audit log (admin operations; over HTTP they need an admin token when auth is on)
   createToken(input: CreateTokenInput): Promise<IssuedToken>

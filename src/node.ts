@@ -8,6 +8,7 @@ import { importPath } from './content/importer.js'
 import type { TreeMeta, TreePart } from './content/tree.js'
 import { importTree } from './content/tree.js'
 import { parseHash } from './format/hash.js'
+import { UnavailableError } from './errors.js'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Config } from './config.js'
@@ -16,7 +17,7 @@ import type { OpenedStore } from './store/open.js'
 import { openStore } from './store/open.js'
 import type { Repo } from './store/repo.js'
 import type {
-  AddResult, ContentInfo, GcResult, HealthInfo, NetworkInfo, NodeStats, OpenHashNode, OperationOptions, PinResult,
+  AddResult, ConnectResult, ContentInfo, GcResult, HealthInfo, NetworkInfo, NodeStats, OpenHashNode, OperationOptions, PinResult,
   PinStatus, ReadOptions, RmResult, UnpinResult, VerifyResult
 } from './interface.js'
 import { DEFAULT_PRIORITY, parsePriority } from './interface.js'
@@ -270,6 +271,11 @@ export class LocalNode implements OpenHashNode {
   async network (): Promise<NetworkInfo> {
     if (this.net !== undefined) return this.net.state()
     return { peer_id: '', connected_peers: 0, peer_list: [], addresses: [], dht: { enabled: false, peer_count: 0, bucket_info: [] } }
+  }
+
+  async connect (multiaddr: string, options: { signal?: AbortSignal } = {}): Promise<ConnectResult> {
+    if (this.net === undefined) throw new UnavailableError('the peer network is off (the daemon runs with --no-network): there is nothing to connect', { multiaddr })
+    return await this.net.dial(multiaddr, options.signal)
   }
 
   async health (): Promise<HealthInfo> {

@@ -15,7 +15,7 @@ import {
   InvalidArgumentError, isOpenHashError, OpenHashError
 } from '../errors.js'
 import type {
-  AddResult, AuditEntry, AuditQuery, ContentInfo, CreateTokenInput, DirEntry, GcResult, HealthInfo, IssuedToken, NetworkInfo, NodeStats, OpenHashNode,
+  AddResult, AuditEntry, AuditQuery, ConnectResult, ContentInfo, CreateTokenInput, DirEntry, GcResult, HealthInfo, IssuedToken, NetworkInfo, NodeStats, OpenHashNode,
   OperationOptions, PinResult, PinStatus, ReadOptions, RmResult, TokenInfo, UnpinResult, VerifyResult
 } from '../interface.js'
 import { DEFAULT_PRIORITY } from '../interface.js'
@@ -216,6 +216,11 @@ export class OpenHashClient implements OpenHashNode {
 
   async network (): Promise<NetworkInfo> {
     return await this.http.json('GET', '/network')
+  }
+
+  async connect (multiaddr: string, options: { signal?: AbortSignal } = {}): Promise<ConnectResult> {
+    const { message: _m, ...r } = await this.http.json<ConnectResult & { message: string }>('POST', '/network/connect', { json: { multiaddr }, signal: options.signal })
+    return r
   }
 
   async health (): Promise<HealthInfo> {

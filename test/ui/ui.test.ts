@@ -134,6 +134,30 @@ describe('web UI in chromium', () => {
     await page.close()
   })
 
+  it('connects to another daemon through the Network page form; an unreachable address shows the API\'s message', async () => {
+    const other = await startDaemon(join(dir.path, 'node2'))
+    try {
+      const info = await (await fetch(`${other.url}/network`)).json() as { peer_id: string, addresses: string[] }
+      const { page, w } = await newPage()
+      w.allow(502, /^\/network\/connect$/)
+      await open(page, `${daemon.url}/ui/#/network`)
+      // a closed port: the daemon answers PEER_UNREACHABLE, shown as it says
+      const closed = info.addresses[0].replace(/\/tcp\/\d+\//, '/tcp/1/')
+      await page.fill('#connect-addr', closed)
+      await page.getByRole('button', { name: 'Connect', exact: true }).click()
+      await expect.poll(async () => await page.getByRole('alert').textContent()).toMatch(/could not connect to .+ \(PEER_UNREACHABLE\)/)
+      await page.fill('#connect-addr', info.addresses[0])
+      await page.getByRole('button', { name: 'Connect', exact: true }).click()
+      await expect.poll(async () => await page.getByTestId('connect-result').textContent()).toContain(`Connected to ${info.peer_id}`)
+      await page.getByTestId('peers').getByText(info.peer_id).waitFor()
+      const net = await (await fetch(`${daemon.url}/network`)).json() as { peer_list: string[] }
+      expect(net.peer_list).toContain(info.peer_id)
+      await page.waitForLoadState('networkidle')
+      expect(w.problems).toEqual([])
+      await page.close()
+    } finally { await other.stop() }
+  })
+
   it('tokens: admin token on the token screen, create → the secret works with curl → revoke → 401', async () => {
     const { page, w } = await newPage()
     w.allow(401, /^\/tokens$/) // /tokens needs an admin token even with auth off: the token screen

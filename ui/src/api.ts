@@ -62,6 +62,8 @@ export interface NetworkInfo {
   dht: { enabled: boolean, mode?: string, peer_count: number, bucket_info: Array<{ prefix: string, depth: number, peers: number }> }
 }
 
+export interface ConnectResult { peer_id: string, address: string, state: 'connected', direction: 'inbound' | 'outbound', connected_peers: number, message: string }
+
 export interface HistorySample { time: string, bytes_in_per_s: number, bytes_out_per_s: number, requests_per_s: number }
 export interface StatsHistory { interval_s: number, capacity: number, samples: HistorySample[] }
 
