@@ -52,6 +52,9 @@ describe('web UI in chromium', () => {
   let browser: Browser
   let adminToken: string
   const hashes: { file?: string, folder?: string } = {}
+  /** A second daemon, connected through the Network page (then a replica holder for the Pins page). */
+  let other: DaemonProcess | undefined
+  let otherPeer = ''
 
   beforeAll(async () => {
     dir = await tempDir('openhash-ui-')
@@ -62,6 +65,7 @@ describe('web UI in chromium', () => {
   })
   afterAll(async () => {
     await browser?.close()
+    await other?.stop()
     await daemon?.stop()
     await dir?.cleanup()
   })
@@ -135,9 +139,10 @@ describe('web UI in chromium', () => {
   })
 
   it('connects to another daemon through the Network page form; an unreachable address shows the API\'s message', async () => {
-    const other = await startDaemon(join(dir.path, 'node2'))
-    try {
+    other = await startDaemon(join(dir.path, 'node2'))
+    {
       const info = await (await fetch(`${other.url}/network`)).json() as { peer_id: string, addresses: string[] }
+      otherPeer = info.peer_id
       const { page, w } = await newPage()
       w.allow(502, /^\/network\/connect$/)
       await open(page, `${daemon.url}/ui/#/network`)
@@ -155,7 +160,23 @@ describe('web UI in chromium', () => {
       await page.waitForLoadState('networkidle')
       expect(w.problems).toEqual([])
       await page.close()
-    } finally { await other.stop() }
+    }
+  })
+
+  it('the Pins page shows each pin\'s copies and holders: the connected daemon becomes a holder', async () => {
+    const hash = hashes.file!
+    expect((await fetch(`${daemon.url}/pin/${hash}?priority=4`, { method: 'POST' })).status).toBe(200)
+    const { page, w } = await newPage()
+    await open(page, `${daemon.url}/ui/#/pins`)
+    const row = page.locator(`tr[data-hash="${hash}"]`)
+    // the page reloads itself while replication is under way (the factor is 3; two daemons give 2 copies)
+    await row.locator(`[data-testid="holders"] li[title="${otherPeer}"]`).waitFor({ timeout: 40_000 })
+    expect(await row.getByTestId('copies').textContent()).toBe('2 / 3')
+    const st = (await (await fetch(`${daemon.url}/pins/status`)).json() as Record<string, { replication: { holders: string[] } }>)[hash]
+    expect(st.replication.holders).toEqual([otherPeer])
+    await page.waitForLoadState('networkidle')
+    expect(w.problems).toEqual([])
+    await page.close()
   })
 
   it('tokens: admin token on the token screen, create → the secret works with curl → revoke → 401', async () => {

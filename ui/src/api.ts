@@ -67,7 +67,9 @@ export interface ConnectResult { peer_id: string, address: string, state: 'conne
 export interface HistorySample { time: string, bytes_in_per_s: number, bytes_out_per_s: number, requests_per_s: number }
 export interface StatsHistory { interval_s: number, capacity: number, samples: HistorySample[] }
 
-export interface PinState { priority: number, state: 'pinned' | 'queued' | 'fetching' | 'failed', error?: string }
+export interface ReplicaStatus { state: 'pending' | 'replicating' | 'replicated' | 'failed', copies: number, target: number, holders: string[], attempts: number, error?: string }
+
+export interface PinState { priority: number, state: 'pinned' | 'queued' | 'fetching' | 'failed', error?: string, replication?: ReplicaStatus }
 
 export interface TokenInfo {
   id: string
