@@ -172,6 +172,23 @@ export interface NetworkInfo {
   dht: { enabled: boolean, mode?: 'server' | 'client', peer_count: number, bucket_info: Array<{ prefix: string, depth: number, peers: number }> }
 }
 
+/** One page of a name search (GET /list?q=). */
+export interface NameSearchPage {
+  /** Matches, in hash order. */
+  items: ContentInfo[]
+  /** The last hash looked at: pass it as `after` to go on. Absent when the whole store has been searched. */
+  next?: string
+}
+
+export interface NameSearchOptions {
+  after?: string
+  /** Matches per page (default 100). */
+  limit?: number
+  /** Objects looked at per page at most (default 10,000; the daemon's own bound over HTTP): a page can hold fewer than `limit` matches and still have a `next`. */
+  scan?: number
+  signal?: AbortSignal
+}
+
 /** The answer of a dial (POST /network/connect). */
 export interface ConnectResult {
   peer_id: string
@@ -197,6 +214,8 @@ export interface OpenHashNode {
   entries(hash: string, options?: { signal?: AbortSignal }): Promise<DirEntry[]>
   read(hash: string, options?: ReadOptions): AsyncIterable<Uint8Array>
   list(options?: { after?: string, limit?: number }): Promise<ContentInfo[]>
+  /** Objects whose filename contains `name`, case-insensitive, over the whole store, a bounded page at a time. */
+  searchNames(name: string, options?: NameSearchOptions): Promise<NameSearchPage>
   pin(hash: string, priority?: number): Promise<PinResult>
   unpin(hash: string): Promise<UnpinResult>
   pins(): Promise<Record<string, number>>

@@ -8,7 +8,7 @@ import { importPath } from './content/importer.js'
 import type { TreeMeta, TreePart } from './content/tree.js'
 import { importTree } from './content/tree.js'
 import { parseHash } from './format/hash.js'
-import { UnavailableError } from './errors.js'
+import { InvalidArgumentError, throwIfAborted, UnavailableError } from './errors.js'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Config } from './config.js'
@@ -17,7 +17,7 @@ import type { OpenedStore } from './store/open.js'
 import { openStore } from './store/open.js'
 import type { Repo } from './store/repo.js'
 import type {
-  AddResult, ConnectResult, ContentInfo, GcResult, HealthInfo, NetworkInfo, NodeStats, OpenHashNode, OperationOptions, PinResult,
+  AddResult, ConnectResult, ContentInfo, GcResult, HealthInfo, NameSearchOptions, NameSearchPage, NetworkInfo, NodeStats, OpenHashNode, OperationOptions, PinResult,
   PinStatus, ReadOptions, RmResult, UnpinResult, VerifyResult
 } from './interface.js'
 import { DEFAULT_PRIORITY, parsePriority } from './interface.js'
@@ -29,6 +29,10 @@ import type { AuditEntry, AuditQuery } from './auth/audit.js'
 import { AuditLog } from './auth/audit.js'
 import type { Replicator } from './net/replicator.js'
 import type { ReplicaHolder } from './net/replica-holder.js'
+
+/** A name search's matches per page, and objects looked at per page (GET /list?q=). */
+const DEFAULT_SEARCH_LIMIT = 100
+const DEFAULT_SEARCH_SCAN = 10_000
 
 /** The package version (also the daemon's /health version). */
 export const VERSION: string = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')).version
@@ -165,6 +169,25 @@ export class LocalNode implements OpenHashNode {
     const out: ContentInfo[] = []
     for await (const info of this.repo.list(options)) out.push(info)
     return out
+  }
+
+  async searchNames (name: string, options: NameSearchOptions = {}): Promise<NameSearchPage> {
+    const needle = name.toLowerCase()
+    if (needle === '') throw new InvalidArgumentError('a name search needs a non-empty name')
+    const limit = options.limit ?? DEFAULT_SEARCH_LIMIT
+    const scan = options.scan ?? DEFAULT_SEARCH_SCAN
+    const items: ContentInfo[] = []
+    let seen = 0
+    let last: string | undefined
+    for await (const info of this.repo.list({ after: options.after === undefined ? undefined : parseHash(options.after) })) {
+      throwIfAborted(options.signal)
+      seen++
+      last = info.hash
+      if (info.filename.toLowerCase().includes(needle)) items.push(info)
+      // a full page, or the page's share of work done: the caller goes on from `last`
+      if (items.length >= limit || seen >= scan) return { items, next: last }
+    }
+    return { items }
   }
 
   /**

@@ -49,6 +49,8 @@ export interface ApiOptions {
   rateLimit?: RateLimitConfig
   /** api.trusted_proxies: addresses and CIDR blocks whose forwarding headers are believed. */
   trustedProxies?: readonly string[]
+  /** Objects one page of GET /list?q= looks at, at most (default 10,000). */
+  listScanLimit?: number
 }
 
 /** No token store: no token is required, and one that is sent is refused. */

@@ -15,7 +15,7 @@ import {
   InvalidArgumentError, isOpenHashError, OpenHashError
 } from '../errors.js'
 import type {
-  AddResult, AuditEntry, AuditQuery, ConnectResult, ContentInfo, CreateTokenInput, DirEntry, GcResult, HealthInfo, IssuedToken, NetworkInfo, NodeStats, OpenHashNode,
+  AddResult, AuditEntry, AuditQuery, ConnectResult, ContentInfo, NameSearchOptions, NameSearchPage, CreateTokenInput, DirEntry, GcResult, HealthInfo, IssuedToken, NetworkInfo, NodeStats, OpenHashNode,
   OperationOptions, PinResult, PinStatus, ReadOptions, RmResult, TokenInfo, UnpinResult, VerifyResult
 } from '../interface.js'
 import { DEFAULT_PRIORITY } from '../interface.js'
@@ -172,6 +172,13 @@ export class OpenHashClient implements OpenHashNode {
 
   async list (options: { after?: string, limit?: number } = {}): Promise<ContentInfo[]> {
     return await this.http.json('GET', '/list', { query: { after: options.after, limit: options.limit } })
+  }
+
+  /** `scan` is the daemon's to choose over HTTP (GET /list?q=): it is not sent. */
+  async searchNames (name: string, options: NameSearchOptions = {}): Promise<NameSearchPage> {
+    const { body, next } = await this.http.jsonPage<ContentInfo[]>('GET', '/list', { query: { q: name, after: options.after, limit: options.limit }, signal: options.signal })
+    const after = next === undefined ? undefined : new URL(next, this.url).searchParams.get('after') ?? undefined
+    return after === undefined ? { items: body } : { items: body, next: after }
   }
 
   // ---- pins and lifecycle ----

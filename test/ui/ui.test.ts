@@ -122,6 +122,23 @@ describe('web UI in chromium', () => {
     await page.close()
   })
 
+  it('the Files page searches names on the server (GET /list?q=), any case', async () => {
+    const { page, w } = await newPage()
+    await open(page, `${daemon.url}/ui/#/files`)
+    await page.fill('#q', 'NoTeS')
+    await page.getByRole('button', { name: 'Search' }).click()
+    await page.getByRole('link', { name: 'notes.txt' }).waitFor()
+    expect(await page.locator('tbody tr').count()).toBe(1)
+    expect(w.requests.some(r => r.includes('/list?q=notes&limit=50'))).toBe(true)
+    await expect.poll(async () => await page.getByTestId('files-note').textContent()).toContain('searched over the whole store')
+    await page.fill('#q', 'no such name')
+    await page.getByRole('button', { name: 'Search' }).click()
+    await page.getByText('No stored name contains that.').waitFor()
+    await page.waitForLoadState('networkidle')
+    expect(w.problems).toEqual([])
+    await page.close()
+  })
+
   it('pins a file with a priority and unpins it', async () => {
     const hash = hashes.file!
     const { page, w } = await newPage()

@@ -1,10 +1,12 @@
-/** Files: the paged list (GET /list, following Link rel=next), search by hash prefix (server) or name (the loaded pages), sort; the detail view. */
+/** Files: the paged list (GET /list, following Link rel=next), search by hash prefix or by name (both on the server: /list?after=…, /list?q=…), sort; the detail view. */
 import { useEffect, useState } from 'preact/hooks'
 import type { ContentInfo } from '../api.js'
 import { blobUrl, call, get, hex, token } from '../api.js'
 import { bytes, Copy, Empty, ErrorBox, messageOf, short, useLoad, when } from '../util.js'
 
 const PAGE = 50
+/** Pages of a name search fetched per click at most: each looks at a bounded share of the store, so a page can come back short. */
+const SEARCH_PAGES = 10
 
 /** The hash just below `prefix000…`, so that `after` lists the prefix's hashes first. */
 function before (prefix: string): string | undefined {
@@ -25,15 +27,22 @@ export function Files () {
   const [loading, setLoading] = useState(false)
   const [query, setQuery] = useState('')
   const [prefix, setPrefix] = useState('')
+  /** The name being searched (the submitted query), '' when none. */
+  const [name, setName] = useState('')
   const [sort, setSort] = useState<Sort>('hash')
 
-  async function load (url: string, append: boolean, pfx: string): Promise<void> {
+  async function load (url: string, append: boolean, pfx: string, byName: boolean): Promise<void> {
     setLoading(true)
     setError(undefined)
     try {
-      const page = await call<ContentInfo[]>(url)
-      let got = page.body
-      let more = page.next
+      let got: ContentInfo[] = []
+      let more: string | undefined = url
+      // a name search's pages may be short (the server bounds the work per page): go on until a page's worth
+      for (let i = 0; more !== undefined && i < (byName ? SEARCH_PAGES : 1) && got.length < PAGE; i++) {
+        const page: { body: ContentInfo[], next?: string } = await call<ContentInfo[]>(more)
+        got = [...got, ...page.body]
+        more = page.next
+      }
       if (pfx !== '') {
         const inside = got.filter(i => i.hash.startsWith(pfx))
         if (inside.length < got.length) more = undefined
@@ -53,15 +62,16 @@ export function Files () {
     const q = query.trim().toLowerCase()
     const pfx = /^[0-9a-f]{1,64}$/.test(q) ? q : ''
     setPrefix(pfx)
+    const byName = pfx === '' && q !== ''
+    setName(byName ? q : '')
+    if (byName) { void load(`/list?q=${encodeURIComponent(q)}&limit=${PAGE}`, false, '', true); return }
     const after = pfx === '' ? undefined : before(pfx)
-    void load(`/list?limit=${PAGE}${after === undefined ? '' : `&after=${after}`}`, false, pfx)
+    void load(`/list?limit=${PAGE}${after === undefined ? '' : `&after=${after}`}`, false, pfx, false)
   }
 
   useEffect(() => { search() }, [])
 
-  const q = query.trim().toLowerCase()
-  const shown = items.filter(i => prefix !== '' || q === '' || i.filename.toLowerCase().includes(q))
-  const sorted = [...shown].sort((a, b) => sort === 'name' ? a.filename.localeCompare(b.filename) : sort === 'size' ? b.size - a.size : sort === 'created' ? b.created_at.localeCompare(a.created_at) : a.hash.localeCompare(b.hash))
+  const sorted = [...items].sort((a, b) => sort === 'name' ? a.filename.localeCompare(b.filename) : sort === 'size' ? b.size - a.size : sort === 'created' ? b.created_at.localeCompare(a.created_at) : a.hash.localeCompare(b.hash))
   return (
     <section>
       <h1>Files</h1>
@@ -74,10 +84,10 @@ export function Files () {
           <option value='hash'>hash</option><option value='name'>name</option><option value='size'>size</option><option value='created'>newest</option>
         </select>
       </form>
-      <p class='muted small'>{prefix !== '' ? `Hashes starting with ${prefix}.` : q !== '' ? 'Names are matched in the pages loaded so far; load more to search further.' : `${PAGE} at a time, in hash order.`}</p>
+      <p class='muted small' data-testid='files-note'>{prefix !== '' ? `Hashes starting with ${prefix}.` : name !== '' ? `Names containing “${name}” (any case), searched over the whole store in hash order${next !== undefined ? '; load more to search further' : ''}.` : `${PAGE} at a time, in hash order.`}</p>
       <ErrorBox error={error} />
       {!loading && items.length === 0 && error === undefined && (
-        <Empty>{prefix !== '' ? 'Nothing here has a hash starting like that.' : <>Nothing stored yet. <a href='#/upload'>Upload a file or a folder</a>.</>}</Empty>
+        <Empty>{prefix !== '' ? 'Nothing here has a hash starting like that.' : name !== '' ? (next !== undefined ? 'No match in the part of the store searched so far: load more to search further.' : 'No stored name contains that.') : <>Nothing stored yet. <a href='#/upload'>Upload a file or a folder</a>.</>}</Empty>
       )}
       {sorted.length > 0 && (
         <div class='table-wrap'>
@@ -98,7 +108,7 @@ export function Files () {
         </div>
       )}
       {loading && <p aria-busy='true'>Loading…</p>}
-      {next !== undefined && !loading && <button type='button' onClick={() => { void load(next, true, prefix) }}>Load more</button>}
+      {next !== undefined && !loading && <button type='button' onClick={() => { void load(next, true, prefix, name !== '') }}>Load more</button>}
     </section>
   )
 }
