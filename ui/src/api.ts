@@ -4,7 +4,8 @@
  * the API's error JSON into an ApiError with its `error_code`, and on 401
  * tells the app once (which shows the token screen; nothing is retried).
  * Uploads use XHR for their progress events, with the File objects as the
- * body parts, which the browser streams from disk.
+ * body parts, which the browser streams from disk. With a token, links and
+ * media sources carry a short-lived download ticket instead (ticket()).
  */
 
 export interface ContentInfo {
@@ -178,16 +179,19 @@ function nextLink (header: string | null): string | undefined {
   return m?.[1]
 }
 
-/** A file's bytes as a blob: URL (previews and downloads when a token is needed; img/video cannot send one). */
-export async function blobUrl (path: string, signal?: AbortSignal): Promise<string> {
-  const res = await fetch(path, { headers: authHeaders(), signal, credentials: 'omit' })
-  if (!res.ok) {
-    const err = await toError(res)
-    if (res.status === 401) unauthorized(err.message)
-    throw err
-  }
-  return URL.createObjectURL(await res.blob())
+export interface Ticket { ticket: string, hash: string, expires_at: string, expires_in_s: number }
+
+/**
+ * A download ticket for one hash (POST /auth/ticket/{hash}; docs/security.md):
+ * `/download/{hash}?ticket=…` and `/view/{hash}?ticket=…` then work as plain
+ * link and media URLs, which cannot send a header, and stream from the daemon
+ * instead of being buffered in a Blob.
+ */
+export async function ticket (hash: string, signal?: AbortSignal): Promise<Ticket> {
+  return (await call<Ticket>(`/auth/ticket/${hash}`, { method: 'POST', signal })).body
 }
+
+export const withTicket = (path: string, t: Ticket): string => `${path}?ticket=${encodeURIComponent(t.ticket)}`
 
 export interface Progress { loaded: number, total: number }
 
