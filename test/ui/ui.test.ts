@@ -106,6 +106,13 @@ describe('web UI in chromium', () => {
     await job.locator('a[data-hash]').waitFor()
     hashes.folder = await job.locator('a[data-hash]').getAttribute('data-hash') ?? ''
     expect(hashes.folder).toBe(expected)
+    // each file of the folder with its own bytes and progress
+    expect(await job.getByTestId('files-done').textContent()).toContain('4 of 4 files sent')
+    await job.locator('summary', { hasText: 'Each file' }).click()
+    const big = job.locator('li[data-file="css/deep/data.bin"]')
+    expect(await big.textContent()).toContain('293.0 KiB of 293.0 KiB')
+    expect(await big.locator('progress').getAttribute('value')).toBe('100')
+    expect(await job.locator('li[data-file]').count()).toBe(4)
     // into the folder, then css/, then deep/, and back through the breadcrumb
     await job.locator('a[data-hash]').click()
     await page.getByRole('link', { name: 'index.html', exact: true }).waitFor()
