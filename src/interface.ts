@@ -11,6 +11,8 @@ import type { CreateTokenInput, IssuedToken, TokenInfo } from './auth/tokens.js'
 import type { AuditEntry, AuditQuery } from './auth/audit.js'
 import type { ReplicaStatus } from './net/replicator.js'
 import { InvalidPriorityError } from './errors.js'
+import type { ConnectResult, ContentInfo } from './wire.js'
+export type { ConnectResult, ContentInfo } from './wire.js'
 
 export type { DirEntry, TreePart, TreeMeta }
 export type { CreateTokenInput, IssuedToken, TokenInfo, AuditEntry, AuditQuery }
@@ -35,20 +37,6 @@ export function parsePriority (value: unknown): number {
 }
 
 // ---------------------------------------------------------------- store results
-
-export interface ContentInfo {
-  hash: string
-  /** The hash as the DHT names it: CIDv1, raw, sha2-256 (format/cid.ts). */
-  cid: string
-  filename: string
-  mime_type: string
-  size: number
-  mod_time: string
-  chunk_count: number
-  is_directory: boolean
-  created_at: string
-  ref_count: number
-}
 
 export interface GcResult {
   objects_removed: number
@@ -187,18 +175,6 @@ export interface NameSearchOptions {
   /** Objects looked at per page at most (default 10,000; the daemon's own bound over HTTP): a page can hold fewer than `limit` matches and still have a `next`. */
   scan?: number
   signal?: AbortSignal
-}
-
-/** The answer of a dial (POST /network/connect). */
-export interface ConnectResult {
-  peer_id: string
-  /** The address the connection runs over (the peer's side). */
-  address: string
-  /** `connected`: a connection to the peer is open now. */
-  state: 'connected'
-  direction: 'inbound' | 'outbound'
-  /** Peers connected after the dial, this one included. */
-  connected_peers: number
 }
 
 export interface HealthInfo { status: 'healthy' | 'unhealthy', timestamp: string, version: string }

@@ -15,16 +15,11 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import { UnauthorizedError } from '../errors.js'
+import type { IssuedTicket } from '../wire.js'
+export type { IssuedTicket } from '../wire.js'
 
 /** The longest a ticket lives, and the default. */
 export const TICKET_MAX_S = 300
-
-export interface IssuedTicket {
-  ticket: string
-  hash: string
-  expires_at: string
-  expires_in_s: number
-}
 
 export interface TicketClaims {
   /** The token that asked for it; undefined when no token was needed (auth off). */

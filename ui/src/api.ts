@@ -7,19 +7,11 @@
  * body parts, which the browser streams from disk. With a token, links and
  * media sources carry a short-lived download ticket instead (ticket()).
  */
+import type { AuditEntry, ConnectResult, ContentInfo, IssuedTicket, TokenInfo } from '../../src/wire.js'
 
-export interface ContentInfo {
-  hash: string
-  cid: string
-  filename: string
-  mime_type: string
-  size: number
-  mod_time: string
-  chunk_count: number
-  is_directory: boolean
-  created_at: string
-  ref_count: number
-}
+// the wire types are the daemon's own (src/wire.ts: types only, no imports), not copies
+export type { AuditEntry, ConnectResult, ContentInfo, TokenInfo }
+export type Ticket = IssuedTicket
 
 export interface DirEntry { type: 'file' | 'dir', hash: string, size: number, name: string }
 
@@ -63,40 +55,12 @@ export interface NetworkInfo {
   dht: { enabled: boolean, mode?: string, peer_count: number, bucket_info: Array<{ prefix: string, depth: number, peers: number }> }
 }
 
-export interface ConnectResult { peer_id: string, address: string, state: 'connected', direction: 'inbound' | 'outbound', connected_peers: number, message: string }
-
 export interface HistorySample { time: string, bytes_in_per_s: number, bytes_out_per_s: number, requests_per_s: number }
 export interface StatsHistory { interval_s: number, capacity: number, samples: HistorySample[] }
 
 export interface ReplicaStatus { state: 'pending' | 'replicating' | 'replicated' | 'failed', copies: number, target: number, holders: string[], attempts: number, error?: string }
 
 export interface PinState { priority: number, state: 'pinned' | 'queued' | 'fetching' | 'failed', error?: string, replication?: ReplicaStatus }
-
-export interface TokenInfo {
-  id: string
-  name?: string
-  email?: string
-  scopes: string[]
-  status: 'active' | 'revoked' | 'expired'
-  created_at: string
-  last_used_at?: string
-  usage_count: number
-  renewed_at?: string
-  revoked_at?: string
-  expires_at?: string
-}
-
-export interface AuditEntry {
-  id: string
-  time: string
-  actor: { token_id?: string, token_name?: string, ip?: string }
-  method: string
-  path: string
-  action: string
-  status: number
-  outcome: string
-  target?: string
-}
 
 export class ApiError extends Error {
   constructor (readonly status: number, readonly code: string, message: string) {
@@ -179,19 +143,17 @@ function nextLink (header: string | null): string | undefined {
   return m?.[1]
 }
 
-export interface Ticket { ticket: string, hash: string, expires_at: string, expires_in_s: number }
-
 /**
  * A download ticket for one hash (POST /auth/ticket/{hash}; docs/security.md):
  * `/download/{hash}?ticket=…` and `/view/{hash}?ticket=…` then work as plain
  * link and media URLs, which cannot send a header, and stream from the daemon
  * instead of being buffered in a Blob.
  */
-export async function ticket (hash: string, signal?: AbortSignal): Promise<Ticket> {
-  return (await call<Ticket>(`/auth/ticket/${hash}`, { method: 'POST', signal })).body
+export async function ticket (hash: string, signal?: AbortSignal): Promise<IssuedTicket> {
+  return (await call<IssuedTicket>(`/auth/ticket/${hash}`, { method: 'POST', signal })).body
 }
 
-export const withTicket = (path: string, t: Ticket): string => `${path}?ticket=${encodeURIComponent(t.ticket)}`
+export const withTicket = (path: string, t: IssuedTicket): string => `${path}?ticket=${encodeURIComponent(t.ticket)}`
 
 export interface Progress { loaded: number, total: number }
 
