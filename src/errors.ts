@@ -29,6 +29,7 @@ export type ErrorCode =
   | 'UNAVAILABLE'
   | 'FETCH_FAILED'
   | 'PROTOCOL_ERROR'
+  | 'PEER_UNREACHABLE'
   | 'API_UNREACHABLE'
   | 'BAD_RESPONSE'
   | 'UNAUTHORIZED'
@@ -91,6 +92,8 @@ export const UnavailableError = define('UNAVAILABLE', 'UnavailableError')
 export const FetchFailedError = define('FETCH_FAILED', 'FetchFailedError')
 /** A peer broke the exchange protocol (oversized or malformed frame, data that fails verification). */
 export const ProtocolError = define('PROTOCOL_ERROR', 'ProtocolError')
+/** A dial to a peer's multiaddr failed: refused, timed out, or the peer is not who the address says (POST /network/connect). */
+export const PeerUnreachableError = define('PEER_UNREACHABLE', 'PeerUnreachableError')
 /** The HTTP client could not reach the daemon (connection refused, timeout, DNS). */
 export const ApiUnreachableError = define('API_UNREACHABLE', 'ApiUnreachableError')
 /** The daemon answered something that is not what the API promises. */
@@ -106,7 +109,7 @@ const CLASSES = [
   IsADirectoryError, NotAddedError, SourceNotFoundError, SourceUnreadableError, SymlinkLoopError,
   UnsupportedFileTypeError, StoreLockedError, StoreIncompatibleError, CorruptDataError,
   ConfigInvalidError, AbortedError, PayloadTooLargeError, RequestTimeoutError, InsufficientStorageError, RateLimitedError, RangeNotSatisfiableError,
-  MethodNotAllowedError, RouteNotFoundError, UnavailableError, FetchFailedError, ProtocolError, ApiUnreachableError,
+  MethodNotAllowedError, RouteNotFoundError, UnavailableError, FetchFailedError, ProtocolError, PeerUnreachableError, ApiUnreachableError,
   BadResponseError, UnauthorizedError, ForbiddenError, InternalError
 ]
 

@@ -11,6 +11,8 @@ import type { CreateTokenInput, IssuedToken, TokenInfo } from './auth/tokens.js'
 import type { AuditEntry, AuditQuery } from './auth/audit.js'
 import type { ReplicaStatus } from './net/replicator.js'
 import { InvalidPriorityError } from './errors.js'
+import type { ConnectResult, ContentInfo } from './wire.js'
+export type { ConnectResult, ContentInfo } from './wire.js'
 
 export type { DirEntry, TreePart, TreeMeta }
 export type { CreateTokenInput, IssuedToken, TokenInfo, AuditEntry, AuditQuery }
@@ -35,20 +37,6 @@ export function parsePriority (value: unknown): number {
 }
 
 // ---------------------------------------------------------------- store results
-
-export interface ContentInfo {
-  hash: string
-  /** The hash as the DHT names it: CIDv1, raw, sha2-256 (format/cid.ts). */
-  cid: string
-  filename: string
-  mime_type: string
-  size: number
-  mod_time: string
-  chunk_count: number
-  is_directory: boolean
-  created_at: string
-  ref_count: number
-}
 
 export interface GcResult {
   objects_removed: number
@@ -172,6 +160,23 @@ export interface NetworkInfo {
   dht: { enabled: boolean, mode?: 'server' | 'client', peer_count: number, bucket_info: Array<{ prefix: string, depth: number, peers: number }> }
 }
 
+/** One page of a name search (GET /list?q=). */
+export interface NameSearchPage {
+  /** Matches, in hash order. */
+  items: ContentInfo[]
+  /** The last hash looked at: pass it as `after` to go on. Absent when the whole store has been searched. */
+  next?: string
+}
+
+export interface NameSearchOptions {
+  after?: string
+  /** Matches per page (default 100). */
+  limit?: number
+  /** Objects looked at per page at most (default 10,000; the daemon's own bound over HTTP): a page can hold fewer than `limit` matches and still have a `next`. */
+  scan?: number
+  signal?: AbortSignal
+}
+
 export interface HealthInfo { status: 'healthy' | 'unhealthy', timestamp: string, version: string }
 
 export interface ReadOptions { offset?: number, length?: number, signal?: AbortSignal }
@@ -185,6 +190,8 @@ export interface OpenHashNode {
   entries(hash: string, options?: { signal?: AbortSignal }): Promise<DirEntry[]>
   read(hash: string, options?: ReadOptions): AsyncIterable<Uint8Array>
   list(options?: { after?: string, limit?: number }): Promise<ContentInfo[]>
+  /** Objects whose filename contains `name`, case-insensitive, over the whole store, a bounded page at a time. */
+  searchNames(name: string, options?: NameSearchOptions): Promise<NameSearchPage>
   pin(hash: string, priority?: number): Promise<PinResult>
   unpin(hash: string): Promise<UnpinResult>
   pins(): Promise<Record<string, number>>
@@ -195,6 +202,8 @@ export interface OpenHashNode {
   stats(): Promise<NodeStats>
   verify(options?: OperationOptions): Promise<VerifyResult>
   network(): Promise<NetworkInfo>
+  /** Dial a peer by multiaddr (e.g. another daemon's `/ip4/…/tcp/…/p2p/<peer id>`). */
+  connect(multiaddr: string, options?: { signal?: AbortSignal }): Promise<ConnectResult>
   health(): Promise<HealthInfo>
   // API tokens and the audit log (admin operations; over HTTP they need an admin token when auth is on)
   createToken(input: CreateTokenInput): Promise<IssuedToken>

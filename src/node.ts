@@ -8,6 +8,7 @@ import { importPath } from './content/importer.js'
 import type { TreeMeta, TreePart } from './content/tree.js'
 import { importTree } from './content/tree.js'
 import { parseHash } from './format/hash.js'
+import { InvalidArgumentError, throwIfAborted, UnavailableError } from './errors.js'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Config } from './config.js'
@@ -16,7 +17,7 @@ import type { OpenedStore } from './store/open.js'
 import { openStore } from './store/open.js'
 import type { Repo } from './store/repo.js'
 import type {
-  AddResult, ContentInfo, GcResult, HealthInfo, NetworkInfo, NodeStats, OpenHashNode, OperationOptions, PinResult,
+  AddResult, ConnectResult, ContentInfo, GcResult, HealthInfo, NameSearchOptions, NameSearchPage, NetworkInfo, NodeStats, OpenHashNode, OperationOptions, PinResult,
   PinStatus, ReadOptions, RmResult, UnpinResult, VerifyResult
 } from './interface.js'
 import { DEFAULT_PRIORITY, parsePriority } from './interface.js'
@@ -28,6 +29,10 @@ import type { AuditEntry, AuditQuery } from './auth/audit.js'
 import { AuditLog } from './auth/audit.js'
 import type { Replicator } from './net/replicator.js'
 import type { ReplicaHolder } from './net/replica-holder.js'
+
+/** A name search's matches per page, and objects looked at per page (GET /list?q=). */
+const DEFAULT_SEARCH_LIMIT = 100
+const DEFAULT_SEARCH_SCAN = 10_000
 
 /** The package version (also the daemon's /health version). */
 export const VERSION: string = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')).version
@@ -166,6 +171,25 @@ export class LocalNode implements OpenHashNode {
     return out
   }
 
+  async searchNames (name: string, options: NameSearchOptions = {}): Promise<NameSearchPage> {
+    const needle = name.toLowerCase()
+    if (needle === '') throw new InvalidArgumentError('a name search needs a non-empty name')
+    const limit = options.limit ?? DEFAULT_SEARCH_LIMIT
+    const scan = options.scan ?? DEFAULT_SEARCH_SCAN
+    const items: ContentInfo[] = []
+    let seen = 0
+    let last: string | undefined
+    for await (const info of this.repo.list({ after: options.after === undefined ? undefined : parseHash(options.after) })) {
+      throwIfAborted(options.signal)
+      seen++
+      last = info.hash
+      if (info.filename.toLowerCase().includes(needle)) items.push(info)
+      // a full page, or the page's share of work done: the caller goes on from `last`
+      if (items.length >= limit || seen >= scan) return { items, next: last }
+    }
+    return { items }
+  }
+
   /**
    * Pin local content. With the network, pinning content that is not here
    * but that some peer provides records the wish durably and fetches it in
@@ -270,6 +294,11 @@ export class LocalNode implements OpenHashNode {
   async network (): Promise<NetworkInfo> {
     if (this.net !== undefined) return this.net.state()
     return { peer_id: '', connected_peers: 0, peer_list: [], addresses: [], dht: { enabled: false, peer_count: 0, bucket_info: [] } }
+  }
+
+  async connect (multiaddr: string, options: { signal?: AbortSignal } = {}): Promise<ConnectResult> {
+    if (this.net === undefined) throw new UnavailableError('the peer network is off (the daemon runs with --no-network): there is nothing to connect', { multiaddr })
+    return await this.net.dial(multiaddr, options.signal)
   }
 
   async health (): Promise<HealthInfo> {

@@ -7,6 +7,7 @@
  * written straight to the Node response (http-content.ts) and uploads are
  * parsed as streams (multipart.ts), so no body is ever held in memory.
  */
+import { TicketSigner } from '../auth/tickets.js'
 import { Hono } from 'hono'
 import type { Context } from 'hono'
 import { methodNotAllowed } from 'hono/method-not-allowed'
@@ -49,6 +50,8 @@ export interface ApiOptions {
   rateLimit?: RateLimitConfig
   /** api.trusted_proxies: addresses and CIDR blocks whose forwarding headers are believed. */
   trustedProxies?: readonly string[]
+  /** Objects one page of GET /list?q= looks at, at most (default 10,000). */
+  listScanLimit?: number
 }
 
 /** No token store: no token is required, and one that is sent is refused. */
@@ -70,7 +73,9 @@ function wrongMethod (c: Context, methods: string[]): Response {
 export function createApp (node: OpenHashNode, options: ApiOptions): Hono<ApiEnv> {
   const app = new Hono<ApiEnv>()
   const metrics = options.metrics === false ? undefined : createMetrics(node)
-  const deps: Deps = { node, options, metrics }
+  // download tickets (?ticket= on /download and /view): a fresh secret per app, so per daemon run
+  const tickets = new TicketSigner()
+  const deps: Deps = { node, options, metrics, tickets }
   if (metrics !== undefined) startStatsHistory(metrics, options.signal) // GET /stats/history — routes/stats-history.ts
 
   app.onError((err, c) => {
@@ -90,7 +95,7 @@ export function createApp (node: OpenHashNode, options: ApiOptions): Hono<ApiEnv
   if (metrics !== undefined) app.use(metrics.middleware) // sees every request and its final status  — middleware/metrics.ts
   // audit outside authentication, so that refused attempts are recorded too                          — middleware/audit.ts
   if (options.audit !== undefined) app.use(auditMiddleware(options.audit))
-  app.use(authMiddleware(options.auth ?? NO_TOKENS)) // Host check, browser safety, tokens: c.var.principal — middleware/auth.ts
+  app.use(authMiddleware(options.auth ?? NO_TOKENS, tickets)) // Host check, browser safety, tokens: c.var.principal — middleware/auth.ts
   // keyed by the principal's token id or the client IP                                               — middleware/rate-limit.ts
   if (options.rateLimit !== undefined) app.use(rateLimitMiddleware(options.rateLimit, errorResponse, (cls) => metrics?.rateLimited.inc({ class: cls })))
   app.use(methodNotAllowed({ app, onMethodNotAllowed: wrongMethod })) // a known path, a wrong method: 405 with Allow

@@ -12,6 +12,7 @@ import type { Context, Handler, MiddlewareHandler } from 'hono'
 import type { HttpBindings } from '@hono/node-server'
 import { TrieRouter } from 'hono/router/trie-router'
 import type { OpenHashNode } from '../interface.js'
+import type { TicketSigner } from '../auth/tickets.js'
 import type { ApiOptions } from './app.js'
 import type { ApiMetrics } from './middleware/metrics.js'
 import type { RateLimitClass } from './middleware/rate-limit.js'
@@ -45,6 +46,8 @@ export interface RouteSpec {
   audit: AuditSpec | 'none'
   /** An upload that may carry its token as the `access_token` form field. */
   formToken?: true
+  /** A read of one hash (its `:hash` parameter) that accepts a download ticket as `?ticket=` (auth/tickets.ts), GET and HEAD only. */
+  ticket?: true
 }
 
 /** What the handlers use, put on the context by createApp (`c.var.deps`). */
@@ -52,6 +55,8 @@ export interface Deps {
   node: OpenHashNode
   options: ApiOptions
   metrics?: ApiMetrics
+  /** Issues and checks download tickets (auth/tickets.ts); one secret per app. */
+  tickets: TicketSigner
 }
 
 /**
@@ -104,6 +109,8 @@ export interface Resolved {
   rate: RateLimitClass | 'none'
   audit: AuditSpec
   formToken: boolean
+  /** The route accepts `?ticket=` (RouteSpec.ticket). */
+  ticket: boolean
   params: Record<string, string>
 }
 
@@ -129,15 +136,15 @@ export class RouteTable {
       const spec = specs.find(s => s.method === want)
       if (spec !== undefined) {
         const audit = spec.audit === 'none' ? generic(method, path) : spec.audit
-        return { pattern: spec.path, spec, scope: spec.scope, rate: spec.rate, audit, formToken: spec.formToken === true, params }
+        return { pattern: spec.path, spec, scope: spec.scope, rate: spec.rate, audit, formToken: spec.formToken === true, ticket: spec.ticket === true, params }
       }
     }
     const audit = generic(method, path)
     const pattern = matches[0]?.[0][0].path
     // CORS preflight: answered to anyone, never limited (middleware/cors.ts)
-    if (method === 'OPTIONS') return { pattern, scope: 'none', rate: 'none', audit, formToken: false, params: matches[0]?.[1] ?? {} }
+    if (method === 'OPTIONS') return { pattern, scope: 'none', rate: 'none', audit, formToken: false, ticket: false, params: matches[0]?.[1] ?? {} }
     const byMethod: Access = MUTATING.has(method) ? 'write' : 'read'
-    if (matches.length === 0) return { scope: byMethod, rate: 'none', audit, formToken: false, params: {} }
+    if (matches.length === 0) return { scope: byMethod, rate: 'none', audit, formToken: false, ticket: false, params: {} }
     // a wrong method on a known path: the path's rate class; the method's scope, raised to the path's admin level
     const all = matches.flatMap(([specs]) => specs)
     const [first, params] = [matches[0][0][0], matches[0][1]]
@@ -145,7 +152,7 @@ export class RouteTable {
     if (all.every(s => s.scope === 'none')) scope = 'none'
     else if (all.some(s => s.scope === 'admin-always')) scope = 'admin-always'
     else if (all.some(s => ADMIN.includes(s.scope))) scope = 'admin'
-    return { pattern, scope, rate: first.rate, audit, formToken: false, params }
+    return { pattern, scope, rate: first.rate, audit, formToken: false, ticket: false, params }
   }
 }
 
@@ -164,5 +171,5 @@ export function resolveRoute (table: RouteTable): MiddlewareHandler<any> {
 /** The request's declaration (an app without resolveRoute: an unknown path). */
 export function routeOf (c: Context<any>): Resolved {
   const r = (c.get as (key: string) => unknown)('route') as Resolved | undefined
-  return r ?? { scope: MUTATING.has(c.req.method) ? 'write' : 'read', rate: 'none', audit: generic(c.req.method, c.req.path), formToken: false, params: {} }
+  return r ?? { scope: MUTATING.has(c.req.method) ? 'write' : 'read', rate: 'none', audit: generic(c.req.method, c.req.path), formToken: false, ticket: false, params: {} }
 }

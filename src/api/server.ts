@@ -60,6 +60,8 @@ export interface ServerOptions {
   maxPipelined?: number
   /** api.trusted_proxies (see ApiOptions). */
   trustedProxies?: readonly string[]
+  /** Objects one page of GET /list?q= looks at (see ApiOptions). */
+  listScanLimit?: number
 }
 
 export interface RunningServer {
@@ -196,7 +198,7 @@ async function listen (server: Server, options: ServerOptions): Promise<{ url: s
 export async function startServer (node: OpenHashNode, options: ServerOptions): Promise<RunningServer> {
   const shutdown = new AbortController()
   let shuttingDown = false
-  const app = createApp(node, { maxUploadBytes: options.maxUploadBytes, signal: shutdown.signal, isShuttingDown: () => shuttingDown, auth: options.auth, audit: options.audit, metrics: options.metrics, rateLimit: options.rateLimit, trustedProxies: options.trustedProxies })
+  const app = createApp(node, { maxUploadBytes: options.maxUploadBytes, signal: shutdown.signal, isShuttingDown: () => shuttingDown, auth: options.auth, audit: options.audit, metrics: options.metrics, rateLimit: options.rateLimit, trustedProxies: options.trustedProxies, listScanLimit: options.listScanLimit })
   const requests = new InFlight(options, shutdown.signal)
   const server = createAdaptorServer({
     fetch: async (req, env) => {

@@ -9,36 +9,10 @@
 import type { KvStore } from '../store/kv.js'
 import { InvalidArgumentError } from '../errors.js'
 import { logger } from '../logger.js'
+import type { AuditEntry } from '../wire.js'
+export type { AuditEntry } from '../wire.js'
 
 const log = logger('audit')
-
-export interface AuditActor {
-  /** The token that made the request, when there was one. */
-  token_id?: string
-  token_name?: string
-  /** Set when the token was refused because it is revoked or expired. */
-  token_status?: 'revoked' | 'expired'
-  /** The client's address (behind a trusted proxy: the forwarded client's). */
-  ip: string
-  /** The proxy the request came through, when it carried forwarding headers. */
-  via?: string
-}
-
-export interface AuditEntry {
-  /** Opaque, newest first; pass as `before` to page. */
-  id: string
-  time: string
-  actor: AuditActor
-  method: string
-  path: string
-  /** What was asked, e.g. upload.file, pin, token.revoke. */
-  action: string
-  status: number
-  /** `ok`, or the error code the request failed with. */
-  outcome: string
-  /** The content or token the request was about, when known. */
-  target?: string
-}
 
 export interface AuditQuery {
   limit?: number

@@ -12,28 +12,14 @@ import type { KvStore } from '../store/kv.js'
 import { Mutex } from '../store/mutex.js'
 import { InvalidArgumentError, NotFoundError, UnauthorizedError } from '../errors.js'
 import { logger } from '../logger.js'
+import type { Scope, TokenInfo, TokenStatus } from '../wire.js'
 
 const log = logger('tokens')
 
-export const SCOPES = ['read', 'write', 'admin'] as const
-export type Scope = typeof SCOPES[number]
-
-export type TokenStatus = 'active' | 'revoked' | 'expired'
+export const SCOPES = ['read', 'write', 'admin'] as const satisfies readonly Scope[]
+export type { Scope, TokenInfo } from '../wire.js'
 
 /** What is shown of a token: everything but its secret. */
-export interface TokenInfo {
-  id: string
-  name: string
-  email?: string
-  scopes: Scope[]
-  status: TokenStatus
-  created_at: string
-  last_used_at?: string
-  usage_count: number
-  renewed_at?: string
-  revoked_at?: string
-  expires_at?: string
-}
 
 /** A token as created or renewed: the secret is shown this once. */
 export interface IssuedToken { token: string, info: TokenInfo }

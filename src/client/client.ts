@@ -15,7 +15,7 @@ import {
   InvalidArgumentError, isOpenHashError, OpenHashError
 } from '../errors.js'
 import type {
-  AddResult, AuditEntry, AuditQuery, ContentInfo, CreateTokenInput, DirEntry, GcResult, HealthInfo, IssuedToken, NetworkInfo, NodeStats, OpenHashNode,
+  AddResult, AuditEntry, AuditQuery, ConnectResult, ContentInfo, NameSearchOptions, NameSearchPage, CreateTokenInput, DirEntry, GcResult, HealthInfo, IssuedToken, NetworkInfo, NodeStats, OpenHashNode,
   OperationOptions, PinResult, PinStatus, ReadOptions, RmResult, TokenInfo, UnpinResult, VerifyResult
 } from '../interface.js'
 import { DEFAULT_PRIORITY } from '../interface.js'
@@ -174,6 +174,13 @@ export class OpenHashClient implements OpenHashNode {
     return await this.http.json('GET', '/list', { query: { after: options.after, limit: options.limit } })
   }
 
+  /** `scan` is the daemon's to choose over HTTP (GET /list?q=): it is not sent. */
+  async searchNames (name: string, options: NameSearchOptions = {}): Promise<NameSearchPage> {
+    const { body, next } = await this.http.jsonPage<ContentInfo[]>('GET', '/list', { query: { q: name, after: options.after, limit: options.limit }, signal: options.signal })
+    const after = next === undefined ? undefined : new URL(next, this.url).searchParams.get('after') ?? undefined
+    return after === undefined ? { items: body } : { items: body, next: after }
+  }
+
   // ---- pins and lifecycle ----
 
   async pin (hash: string, priority: number = DEFAULT_PRIORITY): Promise<PinResult> {
@@ -216,6 +223,11 @@ export class OpenHashClient implements OpenHashNode {
 
   async network (): Promise<NetworkInfo> {
     return await this.http.json('GET', '/network')
+  }
+
+  async connect (multiaddr: string, options: { signal?: AbortSignal } = {}): Promise<ConnectResult> {
+    const { message: _m, ...r } = await this.http.json<ConnectResult & { message: string }>('POST', '/network/connect', { json: { multiaddr }, signal: options.signal })
+    return r
   }
 
   async health (): Promise<HealthInfo> {

@@ -22,6 +22,8 @@ export interface RequestOptions {
   json?: unknown
   signal?: AbortSignal
   onSent?: (bytes: number) => void
+  /** Sees a successful response before its body is read (its headers). */
+  onResponse?: (res: Response) => void
   /** Long server-side work (gc, verify) that sends nothing until done: no idle timeout. */
   noTimeout?: boolean
 }
@@ -99,7 +101,7 @@ export class HttpTransport {
       }
       const res = await fetch(url, init)
       timer.touch()
-      if (res.ok) return { res, timer }
+      if (res.ok) { options.onResponse?.(res); return { res, timer } }
       throw await this.errorOf(res)
     } catch (err) {
       timer.clear()
@@ -135,6 +137,14 @@ export class HttpTransport {
     } finally {
       timer.clear()
     }
+  }
+
+  /** A JSON answer and the target of its `Link: rel="next"` header, if any (paged lists). */
+  async jsonPage<T> (method: string, path: string, options: RequestOptions = {}): Promise<{ body: T, next?: string }> {
+    let link: string | null = null
+    const body = await this.json<T>(method, path, { ...options, onResponse: (res) => { link = res.headers.get('link') } })
+    const next = link === null ? undefined : /<([^>]+)>\s*;\s*rel="?next"?/.exec(link)?.[1]
+    return { body, next }
   }
 
   /**

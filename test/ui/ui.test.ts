@@ -52,6 +52,9 @@ describe('web UI in chromium', () => {
   let browser: Browser
   let adminToken: string
   const hashes: { file?: string, folder?: string } = {}
+  /** A second daemon, connected through the Network page (then a replica holder for the Pins page). */
+  let other: DaemonProcess | undefined
+  let otherPeer = ''
 
   beforeAll(async () => {
     dir = await tempDir('openhash-ui-')
@@ -62,6 +65,7 @@ describe('web UI in chromium', () => {
   })
   afterAll(async () => {
     await browser?.close()
+    await other?.stop()
     await daemon?.stop()
     await dir?.cleanup()
   })
@@ -102,6 +106,13 @@ describe('web UI in chromium', () => {
     await job.locator('a[data-hash]').waitFor()
     hashes.folder = await job.locator('a[data-hash]').getAttribute('data-hash') ?? ''
     expect(hashes.folder).toBe(expected)
+    // each file of the folder with its own bytes and progress
+    expect(await job.getByTestId('files-done').textContent()).toContain('4 of 4 files sent')
+    await job.locator('summary', { hasText: 'Each file' }).click()
+    const big = job.locator('li[data-file="css/deep/data.bin"]')
+    expect(await big.textContent()).toContain('293.0 KiB of 293.0 KiB')
+    expect(await big.locator('progress').getAttribute('value')).toBe('100')
+    expect(await job.locator('li[data-file]').count()).toBe(4)
     // into the folder, then css/, then deep/, and back through the breadcrumb
     await job.locator('a[data-hash]').click()
     await page.getByRole('link', { name: 'index.html', exact: true }).waitFor()
@@ -118,6 +129,24 @@ describe('web UI in chromium', () => {
     await page.close()
   })
 
+  it('the Files page searches names on the server (GET /list?q=), any case', async () => {
+    const { page, w } = await newPage()
+    await open(page, `${daemon.url}/ui/#/files`)
+    await page.fill('#q', 'NoTeS')
+    await page.getByRole('button', { name: 'Search' }).click()
+    // the full list is there before the answer: wait for the one match
+    await expect.poll(async () => await page.locator('tbody tr').count()).toBe(1)
+    await page.getByRole('link', { name: 'notes.txt' }).waitFor()
+    expect(w.requests.some(r => r.includes('/list?q=notes&limit=50'))).toBe(true)
+    await expect.poll(async () => await page.getByTestId('files-note').textContent()).toContain('searched over the whole store')
+    await page.fill('#q', 'no such name')
+    await page.getByRole('button', { name: 'Search' }).click()
+    await page.getByText('No stored name contains that.').waitFor()
+    await page.waitForLoadState('networkidle')
+    expect(w.problems).toEqual([])
+    await page.close()
+  })
+
   it('pins a file with a priority and unpins it', async () => {
     const hash = hashes.file!
     const { page, w } = await newPage()
@@ -129,6 +158,47 @@ describe('web UI in chromium', () => {
     await page.getByRole('button', { name: 'Unpin' }).click()
     await expect.poll(async () => await page.getByTestId('pin-state').textContent()).toBe('not pinned')
     expect((await (await fetch(`${daemon.url}/pins`)).json() as Record<string, number>)[hash]).toBeUndefined()
+    await page.waitForLoadState('networkidle')
+    expect(w.problems).toEqual([])
+    await page.close()
+  })
+
+  it('connects to another daemon through the Network page form; an unreachable address shows the API\'s message', async () => {
+    other = await startDaemon(join(dir.path, 'node2'))
+    {
+      const info = await (await fetch(`${other.url}/network`)).json() as { peer_id: string, addresses: string[] }
+      otherPeer = info.peer_id
+      const { page, w } = await newPage()
+      w.allow(502, /^\/network\/connect$/)
+      await open(page, `${daemon.url}/ui/#/network`)
+      // a closed port: the daemon answers PEER_UNREACHABLE, shown as it says
+      const closed = info.addresses[0].replace(/\/tcp\/\d+\//, '/tcp/1/')
+      await page.fill('#connect-addr', closed)
+      await page.getByRole('button', { name: 'Connect', exact: true }).click()
+      await expect.poll(async () => await page.getByRole('alert').textContent()).toMatch(/could not connect to .+ \(PEER_UNREACHABLE\)/)
+      await page.fill('#connect-addr', info.addresses[0])
+      await page.getByRole('button', { name: 'Connect', exact: true }).click()
+      await expect.poll(async () => await page.getByTestId('connect-result').textContent()).toContain(`Connected to ${info.peer_id}`)
+      await page.getByTestId('peers').getByText(info.peer_id).waitFor()
+      const net = await (await fetch(`${daemon.url}/network`)).json() as { peer_list: string[] }
+      expect(net.peer_list).toContain(info.peer_id)
+      await page.waitForLoadState('networkidle')
+      expect(w.problems).toEqual([])
+      await page.close()
+    }
+  })
+
+  it('the Pins page shows each pin\'s copies and holders: the connected daemon becomes a holder', async () => {
+    const hash = hashes.file!
+    expect((await fetch(`${daemon.url}/pin/${hash}?priority=4`, { method: 'POST' })).status).toBe(200)
+    const { page, w } = await newPage()
+    await open(page, `${daemon.url}/ui/#/pins`)
+    const row = page.locator(`tr[data-hash="${hash}"]`)
+    // the page reloads itself while replication is under way (the factor is 3; two daemons give 2 copies)
+    await row.locator(`[data-testid="holders"] li[title="${otherPeer}"]`).waitFor({ timeout: 40_000 })
+    expect(await row.getByTestId('copies').textContent()).toBe('2 / 3')
+    const st = (await (await fetch(`${daemon.url}/pins/status`)).json() as Record<string, { replication: { holders: string[] } }>)[hash]
+    expect(st.replication.holders).toEqual([otherPeer])
     await page.waitForLoadState('networkidle')
     expect(w.problems).toEqual([])
     await page.close()
@@ -240,6 +310,45 @@ describe('web UI with auth on', () => {
     const link = page.locator('li.job a[data-hash]')
     await link.waitFor()
     expect(await link.getAttribute('data-hash')).toBe(sha256(bytes))
+    await page.waitForLoadState('networkidle')
+    expect(w.problems).toEqual([])
+    await page.close()
+  })
+
+  it('with auth on, downloads a file through a plain link carrying a download ticket (no Blob), and previews an image through one', async () => {
+    const bytes = Buffer.from('downloaded through a ticket\n'.repeat(1000))
+    const file = join(dir.path, 'ticketed.txt')
+    await writeFile(file, bytes)
+    // a 1x1 PNG
+    const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64')
+    const image = join(dir.path, 'dot.png')
+    await writeFile(image, png)
+    const page = await browser.context.newPage()
+    const w = watch(page)
+    await open(page, `${daemon.url}/ui/#/connect`)
+    await page.evaluate((t) => { (globalThis as any).sessionStorage.setItem('openhash.token', t) }, adminToken)
+    await open(page, `${daemon.url}/ui/#/upload`)
+    await page.setInputFiles('#pick-files', [file, image])
+    await page.locator('li.job[data-name="ticketed.txt"] a[data-hash]').waitFor()
+    await page.locator('li.job[data-name="dot.png"] a[data-hash]').waitFor()
+    // the ticket alone opens the file: no Authorization header on the download itself
+    await open(page, `${daemon.url}/ui/#/files/${sha256(bytes)}`)
+    const link = page.getByTestId('download')
+    await link.waitFor()
+    const href = await link.getAttribute('href') ?? ''
+    expect(href).toMatch(new RegExp(`^/download/${sha256(bytes)}\\?ticket=t1\\.`))
+    expect((await fetch(`${daemon.url}/download/${sha256(bytes)}`)).status).toBe(401)
+    const [download] = await Promise.all([page.waitForEvent('download'), link.click()])
+    expect(download.url()).toBe(`${daemon.url}${href}`)
+    const saved = await download.path()
+    expect(sha256(await readFile(saved))).toBe(sha256(bytes))
+    // a ticket is for its hash only
+    expect((await fetch(`${daemon.url}/download/${sha256(png)}${href.slice(href.indexOf('?'))}`)).status).toBe(401)
+    await open(page, `${daemon.url}/ui/#/files/${sha256(png)}`)
+    const img = page.locator('img.preview')
+    await img.waitFor()
+    expect(await img.getAttribute('src')).toMatch(new RegExp(`^/view/${sha256(png)}\\?ticket=`))
+    await expect.poll(async () => await img.evaluate((e) => (e as any).naturalWidth as number)).toBe(1)
     await page.waitForLoadState('networkidle')
     expect(w.problems).toEqual([])
     await page.close()

@@ -4,21 +4,14 @@
  * the API's error JSON into an ApiError with its `error_code`, and on 401
  * tells the app once (which shows the token screen; nothing is retried).
  * Uploads use XHR for their progress events, with the File objects as the
- * body parts, which the browser streams from disk.
+ * body parts, which the browser streams from disk. With a token, links and
+ * media sources carry a short-lived download ticket instead (ticket()).
  */
+import type { AuditEntry, ConnectResult, ContentInfo, IssuedTicket, TokenInfo } from '../../src/wire.js'
 
-export interface ContentInfo {
-  hash: string
-  cid: string
-  filename: string
-  mime_type: string
-  size: number
-  mod_time: string
-  chunk_count: number
-  is_directory: boolean
-  created_at: string
-  ref_count: number
-}
+// the wire types are the daemon's own (src/wire.ts: types only, no imports), not copies
+export type { AuditEntry, ConnectResult, ContentInfo, TokenInfo }
+export type Ticket = IssuedTicket
 
 export interface DirEntry { type: 'file' | 'dir', hash: string, size: number, name: string }
 
@@ -65,33 +58,9 @@ export interface NetworkInfo {
 export interface HistorySample { time: string, bytes_in_per_s: number, bytes_out_per_s: number, requests_per_s: number }
 export interface StatsHistory { interval_s: number, capacity: number, samples: HistorySample[] }
 
-export interface PinState { priority: number, state: 'pinned' | 'queued' | 'fetching' | 'failed', error?: string }
+export interface ReplicaStatus { state: 'pending' | 'replicating' | 'replicated' | 'failed', copies: number, target: number, holders: string[], attempts: number, error?: string }
 
-export interface TokenInfo {
-  id: string
-  name?: string
-  email?: string
-  scopes: string[]
-  status: 'active' | 'revoked' | 'expired'
-  created_at: string
-  last_used_at?: string
-  usage_count: number
-  renewed_at?: string
-  revoked_at?: string
-  expires_at?: string
-}
-
-export interface AuditEntry {
-  id: string
-  time: string
-  actor: { token_id?: string, token_name?: string, ip?: string }
-  method: string
-  path: string
-  action: string
-  status: number
-  outcome: string
-  target?: string
-}
+export interface PinState { priority: number, state: 'pinned' | 'queued' | 'fetching' | 'failed', error?: string, replication?: ReplicaStatus }
 
 export class ApiError extends Error {
   constructor (readonly status: number, readonly code: string, message: string) {
@@ -174,16 +143,17 @@ function nextLink (header: string | null): string | undefined {
   return m?.[1]
 }
 
-/** A file's bytes as a blob: URL (previews and downloads when a token is needed; img/video cannot send one). */
-export async function blobUrl (path: string, signal?: AbortSignal): Promise<string> {
-  const res = await fetch(path, { headers: authHeaders(), signal, credentials: 'omit' })
-  if (!res.ok) {
-    const err = await toError(res)
-    if (res.status === 401) unauthorized(err.message)
-    throw err
-  }
-  return URL.createObjectURL(await res.blob())
+/**
+ * A download ticket for one hash (POST /auth/ticket/{hash}; docs/security.md):
+ * `/download/{hash}?ticket=…` and `/view/{hash}?ticket=…` then work as plain
+ * link and media URLs, which cannot send a header, and stream from the daemon
+ * instead of being buffered in a Blob.
+ */
+export async function ticket (hash: string, signal?: AbortSignal): Promise<IssuedTicket> {
+  return (await call<IssuedTicket>(`/auth/ticket/${hash}`, { method: 'POST', signal })).body
 }
+
+export const withTicket = (path: string, t: IssuedTicket): string => `${path}?ticket=${encodeURIComponent(t.ticket)}`
 
 export interface Progress { loaded: number, total: number }
 

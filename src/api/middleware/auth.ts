@@ -24,8 +24,12 @@
  *   on loopback only, the Host header must name a loopback host or one of
  *   api.allowed_hosts (api/host-check.ts), so that a DNS-rebinding page
  *   cannot reach it under its own name.
+ * - A download ticket (`?ticket=`, auth/tickets.ts) stands in for a read
+ *   token on GET/HEAD /download/{hash} and /view/{hash}[/path] of its own
+ *   hash only; anywhere else it is refused (401).
  */
 import type { Context, MiddlewareHandler } from 'hono'
+import type { TicketSigner } from '../../auth/tickets.js'
 import type { TokenInfo, Scope } from '../../auth/tokens.js'
 import { grants } from '../../auth/tokens.js'
 import { ForbiddenError, UnauthorizedError } from '../../errors.js'
@@ -136,7 +140,31 @@ async function nameRefused (c: Context, options: AuthOptions, err: unknown, stat
   c.set('principal' as never, state.principal as never)
 }
 
-export function authMiddleware (options: AuthOptions): MiddlewareHandler {
+/**
+ * A request with `?ticket=` (auth/tickets.ts): only a GET or HEAD of a route
+ * that declares `ticket` (/download, /view) for the ticket's own hash, and
+ * only while the token that asked for it is still active. It then reads as
+ * that token with the read scope alone. A ticket anywhere else is refused.
+ */
+async function acceptTicket (c: Context, options: AuthOptions, tickets: TicketSigner | undefined, ticket: string, state: AuthState): Promise<boolean> {
+  const r = routeOf(c)
+  if (tickets === undefined || !r.ticket || (c.req.method !== 'GET' && c.req.method !== 'HEAD')) {
+    throw new UnauthorizedError('a ticket is accepted only by GET and HEAD of /download/{hash} and /view/{hash}[/path], for its own hash; send other requests with "Authorization: Bearer <token>"')
+  }
+  const claims = tickets.verify(ticket, r.params.hash ?? '')
+  // issued without a token (none was needed then): it grants nothing beyond what this request gets without one
+  if (claims.tokenId === undefined) return false
+  let info: TokenInfo | undefined
+  try { info = await options.lookup?.(claims.tokenId) } catch {}
+  if (info === undefined || info.status !== 'active') {
+    throw new UnauthorizedError(`the token that asked for this ticket is ${info?.status ?? 'gone'}: its tickets no longer work`, { token_id: claims.tokenId })
+  }
+  state.principal = { kind: 'token', id: info.id, name: info.name, scopes: ['read'] }
+  c.set('principal' as never, state.principal as never)
+  return true
+}
+
+export function authMiddleware (options: AuthOptions, tickets?: TicketSigner): MiddlewareHandler {
   const hostAllowed = hostCheck(options.loopbackOnly, options.allowedHosts)
   return async (c, next) => {
     const state: AuthState = { principal: { kind: 'anonymous' } }
@@ -151,6 +179,13 @@ export function authMiddleware (options: AuthOptions): MiddlewareHandler {
     }
     const { need, publicRead, upload, always } = requirement(c)
     state.need = need
+    const ticket = c.req.query('ticket')
+    if (ticket !== undefined) {
+      if (!routeOf(c).ticket || bearer(c) === undefined) {
+        // a ticket stands for its token: checked before any other rule (a ticket elsewhere is refused)
+        if (await acceptTicket(c, options, tickets, ticket, state)) { await next(); return }
+      }
+    }
     if (need === undefined) { await next(); return }
     const token = bearer(c)
     if (token !== undefined) {

@@ -33,7 +33,7 @@ export interface RequestRecord {
 }
 
 /** Query parameters whose values never reach a log line. */
-const SECRET_PARAMS = /([?&](?:token|access_token|api_key|apikey|key|auth|authorization)=)[^&#]*/gi
+const SECRET_PARAMS = /([?&](?:token|access_token|ticket|api_key|apikey|key|auth|authorization)=)[^&#]*/gi
 
 export function maskUrl (url: string): string {
   return url.includes('?') ? url.replace(SECRET_PARAMS, '$1REDACTED') : url

@@ -42,7 +42,9 @@ async function sendFile (c: C, info: ContentInfo, disposition: 'attachment' | 'i
     'Content-Type': mime,
     'Content-Disposition': contentDisposition(disposition, name),
     'X-Content-Type-Options': 'nosniff',
-    'Content-Security-Policy': CONTENT_CSP
+    'Content-Security-Policy': CONTENT_CSP,
+    // a download ticket in the URL (?ticket=) never leaves with a link the content follows
+    'Referrer-Policy': 'no-referrer'
   }
   if (etagMatches(c.req.header('if-none-match'), etag)) return await notModified(c, etag)
   const head = c.req.method === 'HEAD'
@@ -92,7 +94,9 @@ async function sendListing (c: C, root: ContentInfo, names: string[], current: C
     ETag: etag,
     'Cache-Control': IMMUTABLE,
     'X-Content-Type-Options': 'nosniff',
-    'Content-Security-Policy': CONTENT_CSP
+    'Content-Security-Policy': CONTENT_CSP,
+    // a download ticket in the URL (?ticket=) never leaves with a link the content follows
+    'Referrer-Policy': 'no-referrer'
   })
 }
 
@@ -126,7 +130,7 @@ async function viewPath (c: C, root: ContentInfo, names: string[], slash: boolea
 
 export const content = new Routes()
 
-content.route({ method: 'GET', path: '/download/:hash', scope: 'public', rate: 'download', audit: 'none' }, async (c) => {
+content.route({ method: 'GET', path: '/download/:hash', scope: 'public', rate: 'download', audit: 'none', ticket: true }, async (c) => {
   const info = await c.var.deps.node.info(parseHash(c.req.param('hash')), { signal: signalOf(c) })
   const format = c.req.query('format')
   if (format !== undefined && format !== 'raw' && format !== 'tar') throw new InvalidArgumentError(`format must be raw or tar, got "${format}"`)
@@ -137,12 +141,12 @@ content.route({ method: 'GET', path: '/download/:hash', scope: 'public', rate: '
   return await sendFile(c, info, 'attachment', info.filename, info.mime_type)
 })
 
-content.route({ method: 'GET', path: '/view/:hash', scope: 'public', rate: 'download', audit: 'none' }, async (c) => {
+content.route({ method: 'GET', path: '/view/:hash', scope: 'public', rate: 'download', audit: 'none', ticket: true }, async (c) => {
   const info = await c.var.deps.node.info(parseHash(c.req.param('hash')), { signal: signalOf(c) })
   return await viewPath(c, info, [], false)
 })
 
-content.route({ method: 'GET', path: '/view/:hash/*', scope: 'public', rate: 'download', audit: 'none' }, async (c) => {
+content.route({ method: 'GET', path: '/view/:hash/*', scope: 'public', rate: 'download', audit: 'none', ticket: true }, async (c) => {
   const hash = parseHash(c.req.param('hash'))
   const rest = new URL(c.req.url).pathname.slice(`/view/${c.req.param('hash')}/`.length)
   let names: string[]

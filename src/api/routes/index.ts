@@ -12,11 +12,12 @@ import { metadata } from './metadata.js'
 import { pins } from './pins.js'
 import { statsHistory } from './stats-history.js'
 import { system } from './system.js'
+import { tickets } from './tickets.js'
 import { ui } from './ui.js'
 import { upload } from './upload.js'
 
 /** In the order they are mounted (a path two groups match goes to the first). */
-export const GROUPS = [system, statsHistory, upload, content, metadata, pins, admin, docs, ui]
+export const GROUPS = [system, statsHistory, upload, content, metadata, pins, admin, tickets, docs, ui]
 
 export const ROUTES = new RouteTable(GROUPS)
 

@@ -1,4 +1,4 @@
-/** Metadata: GET /info/:hash, /entries/:hash and /list (paged by `after`, `limit`, `offset`). */
+/** Metadata: GET /info/:hash, /entries/:hash and /list (paged by `after`, `limit`, `offset`; a name search with `q`). */
 import { parseHash } from '../../format/hash.js'
 import { InvalidArgumentError } from '../../errors.js'
 import type { ContentInfo } from '../../interface.js'
@@ -18,6 +18,28 @@ function intParam (c: C, name: string, min: number, max: number): number | undef
   return Number(raw)
 }
 
+/** Matches per page of `GET /list?q=` without `limit`. */
+const SEARCH_PAGE = 100
+/** Objects a `GET /list?q=` page looks at, at most (ApiOptions.listScanLimit). */
+export const DEFAULT_LIST_SCAN = 10_000
+
+/**
+ * GET /list?q=: objects whose filename contains `q` (case-insensitive), in
+ * hash order, over the whole store. Each page looks at no more than
+ * `listScanLimit` objects, so a page may hold fewer than `limit` matches (even
+ * none) and still have a next link: follow `Link` until there is none.
+ */
+async function nameSearch (c: C, q: string): Promise<Response> {
+  if (q.length > 256) throw new InvalidArgumentError(`query parameter q must be at most 256 characters, got ${q.length}`)
+  if (c.req.query('offset') !== undefined) throw new InvalidArgumentError('offset cannot be combined with q: follow the Link header')
+  const limit = intParam(c, 'limit', 1, 100_000) ?? SEARCH_PAGE
+  const afterRaw = c.req.query('after')
+  const after = afterRaw === undefined || afterRaw === '' ? undefined : parseHash(afterRaw)
+  const page = await c.var.deps.node.searchNames(q, { after, limit, scan: c.var.deps.options.listScanLimit ?? DEFAULT_LIST_SCAN, signal: signalOf(c) })
+  if (page.next !== undefined) c.header('Link', `</list?q=${encodeURIComponent(q)}&after=${page.next}&limit=${limit}>; rel="next"`)
+  return c.json(page.items.map(infoBody))
+}
+
 export const metadata = new Routes()
 
 metadata.route({ method: 'GET', path: '/info/:hash', scope: 'public', rate: 'metadata', audit: 'none' }, async (c) => {
@@ -30,6 +52,8 @@ metadata.route({ method: 'GET', path: '/entries/:hash', scope: 'read', rate: 'me
 })
 
 metadata.route({ method: 'GET', path: '/list', scope: 'read', rate: 'metadata', audit: 'none' }, async (c) => {
+  const q = c.req.query('q')
+  if (q !== undefined && q !== '') return await nameSearch(c, q)
   const limit = intParam(c, 'limit', 1, 100_000)
   const offset = intParam(c, 'offset', 0, Number.MAX_SAFE_INTEGER) ?? 0
   const afterRaw = c.req.query('after')

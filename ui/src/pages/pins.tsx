@@ -1,8 +1,35 @@
-/** Pins: every pin with its priority (editable) and state (GET /pins/status), unpin, retry of failed ones, pin a hash not here yet. */
-import { useState } from 'preact/hooks'
-import type { PinState } from '../api.js'
+/**
+ * Pins: every pin with its priority (editable), state, replication copies and
+ * holders (all from one GET /pins/status), unpin, retry of failed ones, pin a
+ * hash not here yet. While some pin is still moving (fetching, or replication
+ * not settled) the list is reloaded every 5 s.
+ */
+import { useEffect, useState } from 'preact/hooks'
+import type { PinState, ReplicaStatus } from '../api.js'
 import { call, get, hex } from '../api.js'
-import { Empty, ErrorBox, short, useLoad } from '../util.js'
+import { Copy, Empty, ErrorBox, short, useLoad } from '../util.js'
+
+const POLL_MS = 5000
+
+/** Copies known (this node's included) against the factor, with the replication's own state. */
+function Copies ({ r }: { r?: ReplicaStatus }) {
+  if (r === undefined) return <span class='muted'>–</span>
+  return (
+    <>
+      <span data-testid='copies'>{r.copies} / {r.target}</span> <span class={`tag ${r.state}`}>{r.state}</span>
+      {r.error !== undefined && <div class={`${r.state === 'failed' ? 'error' : 'warn'} small`}>{r.error}</div>}
+    </>
+  )
+}
+
+/** The peers holding a copy on this node's request. */
+function Holders ({ r }: { r?: ReplicaStatus }) {
+  if (r === undefined) return <span class='muted'>–</span>
+  if (r.holders.length === 0) return <span class='muted'>none yet</span>
+  return <ul class='plain holders' data-testid='holders'>{r.holders.map(p => <li key={p} class='mono' title={p}>{short(p)} <Copy text={p} label='peer id' /></li>)}</ul>
+}
+
+const moving = (p: PinState): boolean => p.state === 'queued' || p.state === 'fetching' || p.replication?.state === 'pending' || p.replication?.state === 'replicating'
 
 function PinRow ({ hash, pin, onChange, onError }: { hash: string, pin: PinState, onChange: () => void, onError: (e: unknown) => void }) {
   const [priority, setPriority] = useState(String(pin.priority))
@@ -16,6 +43,7 @@ function PinRow ({ hash, pin, onChange, onError }: { hash: string, pin: PinState
         {priority !== String(pin.priority) && <button type='button' class='small' onClick={() => { void save() }}>Save</button>}
       </td>
       <td><span class={`tag ${pin.state}`}>{pin.state}</span>{pin.error !== undefined && <div class='error small'>{pin.error}</div>}</td>
+      <td><Copies r={pin.replication} />{pin.replication !== undefined && <div class='small'><span class='muted'>Holders: </span><Holders r={pin.replication} /></div>}</td>
       <td class='row'>
         {pin.state === 'failed' && <button type='button' class='small' onClick={() => { void save() }}>Retry</button>}
         <button type='button' class='small' onClick={() => { void call(`/unpin/${hash}`, { method: 'DELETE' }).then(onChange, onError) }}>Unpin</button>
@@ -30,6 +58,12 @@ export function Pins () {
   const [priority, setPriority] = useState('1')
   const [actionError, setActionError] = useState<unknown>()
   const [status, setStatus] = useState<string | undefined>()
+  const busy = Object.values(data ?? {}).some(moving)
+  useEffect(() => {
+    if (!busy) return
+    const t = setInterval(reload, POLL_MS)
+    return () => clearInterval(t)
+  }, [busy])
 
   async function pin (e: Event): Promise<void> {
     e.preventDefault()
@@ -62,12 +96,12 @@ export function Pins () {
       {entries.length > 0 && (
         <div class='table-wrap'>
           <table>
-            <thead><tr><th>Hash</th><th>Priority (1–100)</th><th>State</th><th>Actions</th></tr></thead>
+            <thead><tr><th>Hash</th><th>Priority (1–100)</th><th>State</th><th>Copies and holders</th><th>Actions</th></tr></thead>
             <tbody>{entries.map(([h, p]) => <PinRow key={`${h}:${p.priority}`} hash={h} pin={p} onChange={reload} onError={setActionError} />)}</tbody>
           </table>
         </div>
       )}
-      <p class='muted small'>Copies and holders per pin: the API has no per-pin replication endpoint yet; the dashboard shows the node's replication summary.</p>
+      <p class='muted small'>Copies: the copies known in the network, this node's included, against <code>replication.factor</code>. Holders: the peers keeping a copy on this node's request.</p>
     </section>
   )
 }

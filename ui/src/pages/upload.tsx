@@ -2,8 +2,9 @@
  * Upload: drag and drop of files and folders (relative paths kept, empty
  * folders too), a file picker and a folder picker; each file or folder is one
  * request (POST /upload/file or /upload/folder, XHR for progress) with bytes,
- * speed and cancel. The File objects are the form's parts: the browser streams
- * them from disk, nothing is read into memory here.
+ * speed and cancel; a folder also shows each of its files' bytes and
+ * progress. The File objects are the form's parts: the browser streams them
+ * from disk, nothing is read into memory here.
  */
 import { useRef, useState } from 'preact/hooks'
 import type { FolderUpload, UploadHandle, UploadResult } from '../api.js'
@@ -14,7 +15,48 @@ type Job = { id: number, name: string, size: number, files: number, loaded: numb
   ({ kind: 'file', file: File } | { kind: 'folder', folder: FolderUpload })
 
 const CONCURRENCY = 2
+/** Files of a folder listed one by one at most (the counts cover the rest). */
+const FILE_ROWS = 500
 let ids = 0
+
+/**
+ * How far each file of a folder is, from the bytes of file data sent so far
+ * (`sent`): the parts go in the form's order, one file after another, so the
+ * first files are complete, then one is partly sent, then none of the rest.
+ */
+function perFile (sizes: number[], sent: number): number[] {
+  let left = sent
+  return sizes.map(size => { const got = Math.max(0, Math.min(size, left)); left -= got; return got })
+}
+
+/** A folder's files with their progress: the one being sent, the count done, and a list. */
+function FolderFiles ({ folder, loaded, done }: { folder: FolderUpload, loaded: number, done: boolean }) {
+  const sizes = folder.files.map(f => f.file.size)
+  const got = done ? sizes : perFile(sizes, loaded)
+  const complete = got.filter((g, i) => g === sizes[i]).length
+  const current = got.findIndex((g, i) => g < sizes[i])
+  return (
+    <div class='small folder-files'>
+      <p class='muted' data-testid='files-done'>
+        {complete} of {sizes.length} file{sizes.length === 1 ? '' : 's'} sent
+        {current !== -1 && got[current] > 0 && <> · now <span class='mono wrap'>{folder.files[current].path}</span> ({bytes(got[current])} of {bytes(sizes[current])})</>}
+      </p>
+      <details>
+        <summary>Each file</summary>
+        <ul class='plain files'>
+          {folder.files.slice(0, FILE_ROWS).map((f, i) => (
+            <li key={f.path} data-file={f.path} class='row between'>
+              <span class='mono wrap grow'>{f.path}</span>
+              <span class='muted'>{bytes(got[i])} of {bytes(sizes[i])}</span>
+              <progress class='file-progress' max={100} value={sizes[i] === 0 ? (got[i] === sizes[i] && loaded > 0 ? 100 : 0) : Math.round(got[i] / sizes[i] * 100)} aria-label={`Upload of ${f.path}`} />
+            </li>
+          ))}
+        </ul>
+        {folder.files.length > FILE_ROWS && <p class='muted'>…and {folder.files.length - FILE_ROWS} more (counted above).</p>}
+      </details>
+    </div>
+  )
+}
 
 async function readAll (dir: FileSystemDirectoryEntry): Promise<FileSystemEntry[]> {
   const reader = dir.createReader()
@@ -65,7 +107,8 @@ export function Upload () {
       const job = queue.current.shift()!
       running.current++
       const started = performance.now()
-      const onProgress = (p: { loaded: number, total: number }): void => update(job.id, { loaded: Math.min(p.loaded, job.size), state: p.loaded >= p.total ? 'storing' : 'sending' })
+      // the request's bytes include the form's part headers: scaled to file bytes (exact at both ends)
+      const onProgress = (p: { loaded: number, total: number }): void => update(job.id, { loaded: Math.min(job.size, p.total > 0 ? Math.round(p.loaded * job.size / p.total) : 0), state: p.loaded >= p.total ? 'storing' : 'sending' })
       const handle: UploadHandle = job.kind === 'file' ? uploadFile(job.file, onProgress) : uploadFolder(job.folder, onProgress)
       update(job.id, { state: 'sending', started, cancel: handle.cancel })
       handle.done.then(
@@ -146,6 +189,7 @@ export function Upload () {
                     <span class='muted small'>{j.kind === 'folder' ? `${j.files} file${j.files === 1 ? '' : 's'}, ` : ''}{bytes(j.loaded)} of {bytes(j.size)}{speed > 0 ? ` · ${bytes(speed)}/s` : ''}</span>
                   </div>
                   <progress max={100} value={pct} aria-label={`Upload of ${j.name}`} />
+                  {j.kind === 'folder' && j.folder.files.length > 0 && <FolderFiles folder={j.folder} loaded={j.loaded} done={j.state === 'done'} />}
                   <div class='row between'>
                     <span class='state'>{j.state === 'storing' ? 'sent, storing…' : j.state}</span>
                     {(j.state === 'waiting' || j.state === 'sending' || j.state === 'storing') && <button type='button' class='small' onClick={() => cancel(j)}>Cancel</button>}
