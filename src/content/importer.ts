@@ -4,8 +4,8 @@
  * bad names), so bad input fails before anything is written. Symbolic links
  * are followed; a link that leads back into its own ancestry is an error.
  */
-import { constants, createReadStream } from 'node:fs'
-import { access, readdir, readFile, realpath, stat } from 'node:fs/promises'
+import { createReadStream } from 'node:fs'
+import { open, readdir, readFile, realpath, stat } from 'node:fs/promises'
 import type { Stats } from 'node:fs'
 import { basename, join, resolve } from 'node:path'
 import type { Guard, ObjectRecord, Repo } from '../store/repo.js'
@@ -47,12 +47,19 @@ async function statFollow (path: string): Promise<Stats> {
   }
 }
 
-/** Check that a regular file may be read (one access(2), not an open, a read and a close). */
+/**
+ * Check that a regular file can be opened and read (a read, not only
+ * access(2): a file such as /proc/self/mem opens but fails its first read).
+ */
 async function probeReadable (path: string): Promise<void> {
+  let fh
   try {
-    await access(path, constants.R_OK)
+    fh = await open(path, 'r')
+    await fh.read(Buffer.alloc(1), 0, 1, 0)
   } catch (err) {
     throw fsError(err, path)
+  } finally {
+    await fh?.close()
   }
 }
 

@@ -58,14 +58,20 @@ async function keys (kv: GroupCommitKv, prefix: string, extra: { after?: string,
   return out
 }
 
+/** A first synced group (key `a`) whose write is held until `open()`: what comes meanwhile gathers for the next one. */
+async function groupHeld (inner: Recording, kv: GroupCommitKv): Promise<{ open: () => void, first: Promise<void> }> {
+  const open = inner.hold()
+  const first = kv.batch([{ type: 'put', key: 'a', value: b('0') }], { sync: true })
+  await new Promise(resolve => setImmediate(resolve))
+  return { open, first }
+}
+
 describe('GroupCommitKv', () => {
   it('batches that arrive while a group is written share the next group: 1 + 1 synced batches for 33 writers', async () => {
     const inner = new Recording()
     const kv = new GroupCommitKv(inner)
     await kv.open()
-    const open = inner.hold()
-    const first = kv.batch([{ type: 'put', key: 'a', value: b('0') }], { sync: true })
-    await new Promise(resolve => setImmediate(resolve))
+    const { open, first } = await groupHeld(inner, kv)
     const rest = Array.from({ length: 32 }, async (_, i) => await kv.batch([{ type: 'put', key: `k${i}`, value: b(String(i)) }], { sync: true }))
     open()
     await Promise.all([first, ...rest])
@@ -79,9 +85,7 @@ describe('GroupCommitKv', () => {
     const kv = new GroupCommitKv(inner)
     await kv.open()
     await kv.batch([{ type: 'put', key: 'gone', value: b('x') }], { sync: true })
-    const open = inner.hold()
-    const first = kv.batch([{ type: 'put', key: 'a', value: b('0') }], { sync: true })
-    await new Promise(resolve => setImmediate(resolve))
+    const { open, first } = await groupHeld(inner, kv)
     const rest = Array.from({ length: 20 }, async (_, i) => await kv.batch([
       { type: 'put', key: 'counters', value: b(String(i)) },
       { type: 'put', key: `k${i}`, value: b(String(i)) },
@@ -101,9 +105,7 @@ describe('GroupCommitKv', () => {
     const inner = new Recording()
     const kv = new GroupCommitKv(inner)
     await kv.open()
-    const open = inner.hold()
-    const first = kv.batch([{ type: 'put', key: 'a', value: b('0') }], { sync: true })
-    await new Promise(resolve => setImmediate(resolve))
+    const { open, first } = await groupHeld(inner, kv)
     for (let i = 0; i < 3; i++) await kv.batch([{ type: 'put', key: `u${i}`, value: b(String(i)) }])
     open()
     await first
