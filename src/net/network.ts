@@ -8,11 +8,9 @@
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import type { KadDHT } from '@libp2p/kad-dht'
 import { peerIdFromString } from '@libp2p/peer-id'
-import type { Multiaddr } from '@multiformats/multiaddr'
 import { multiaddr } from '@multiformats/multiaddr'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Config } from '../config.js'
-import { AbortedError, InvalidArgumentError, PeerUnreachableError } from '../errors.js'
 import type { ConnectResult } from '../interface.js'
 import type { ObjectRecord, Repo } from '../store/repo.js'
 import { hashToCid } from '../format/cid.js'
@@ -23,6 +21,7 @@ import type { ReplicaPolicy } from './replicate.js'
 import { REPLICATE_PROTOCOL, ReplicateCall, serveReplicate } from './replicate.js'
 import type { ReplicationNet } from './replicator.js'
 import { createNode } from './libp2p-node.js'
+import { dialPeer } from './dial.js'
 import { DEFAULT_PROVIDE_TIMEOUT_MS, Reprovider } from './reprovider.js'
 import { logger } from '../logger.js'
 
@@ -36,16 +35,6 @@ const PROVIDE_RETRY_DELAYS_MS = [1000, 5000]
 
 /** Pauses before asking the DHT again when a provider search found nobody (within the search time). */
 const DHT_REQUERY_DELAYS_MS = [250, 1000]
-
-/** How long POST /network/connect waits for a dial. */
-const DIAL_TIMEOUT_MS = 10_000
-
-/** A libp2p dial error in one line (an AggregateError of the addresses tried gives its first reason). */
-function describeDialError (err: unknown): string {
-  const e = err as { message?: string, errors?: unknown[], name?: string }
-  const inner = Array.isArray(e?.errors) && e.errors.length > 0 ? (e.errors[0] as { message?: string }).message : undefined
-  return (inner ?? e?.message ?? String(err)).slice(0, 300)
-}
 
 /** Addresses kept per peer from a DHT answer (provider records, closest peers): a peer cannot fill our peer store. */
 const MAX_PEER_ADDRS = 8
@@ -152,33 +141,8 @@ export class Network {
     return conn.remotePeer.toString()
   }
 
-  /**
-   * Dial `addr` for POST /network/connect: at most DIAL_TIMEOUT_MS (or until
-   * `signal`). A string that is not a multiaddr, or this node's own address, is
-   * INVALID_ARGUMENT; any failure to reach the peer (refused, timed out, the
-   * peer is not the one its /p2p/ part names) is PEER_UNREACHABLE.
-   */
-  async dial (addr: string, signal?: AbortSignal): Promise<ConnectResult> {
-    let ma: Multiaddr
-    try { ma = multiaddr(addr) } catch (err) { throw new InvalidArgumentError(`not a multiaddr: "${addr}" (${String((err as Error)?.message ?? err)})`, { multiaddr: addr }) }
-    const self = ma.getComponents().find(c => c.name === 'p2p')?.value
-    if (self === this.peerId) throw new InvalidArgumentError('that is this node\'s own address', { multiaddr: addr })
-    const timeout = AbortSignal.timeout(DIAL_TIMEOUT_MS)
-    try {
-      const conn = await this.libp2p.dial(ma, { signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]) })
-      return {
-        peer_id: conn.remotePeer.toString(),
-        address: conn.remoteAddr.toString(),
-        state: 'connected',
-        direction: conn.direction,
-        connected_peers: this.libp2p.getPeers().length
-      }
-    } catch (err) {
-      if (signal?.aborted === true) throw new AbortedError('connect aborted', { multiaddr: addr }, { cause: err })
-      const reason = timeout.aborted ? `no answer within ${DIAL_TIMEOUT_MS / 1000} s` : describeDialError(err)
-      throw new PeerUnreachableError(`could not connect to ${addr}: ${reason}`, { multiaddr: addr }, { cause: err })
-    }
-  }
+  /** Dial `addr` for POST /network/connect (dial.ts). */
+  async dial (addr: string, signal?: AbortSignal): Promise<ConnectResult> { return await dialPeer(this.libp2p, addr, signal) }
 
   /**
    * Peers to ask for `hash`: hinted ones, then up to CONNECTED_PROBES peers
