@@ -146,43 +146,47 @@ export async function peakRssMib (pid: number, field: 'VmHWM' | 'VmRSS' = 'VmHWM
   return round(kb / 1024)
 }
 
-/**
- * Run a process to its end: wall time, output and, when GNU time is present
- * (/usr/bin/time), its peak RSS in MiB (undefined otherwise).
- */
-export async function runMeasured (cmd: string, args: string[], options: { env?: NodeJS.ProcessEnv, work: string, timeoutMs?: number }): Promise<{ code: number | null, stdout: string, stderr: string, wall_ms: number, peak_rss_mib?: number }> {
-  const gnuTime = existsSync('/usr/bin/time')
-  const rssFile = join(options.work, `rss-${process.pid}-${Date.now()}.txt`)
-  const [c, a] = gnuTime ? ['/usr/bin/time', ['-f', '%M', '-o', rssFile, cmd, ...args]] : [cmd, args]
+export interface Spawned { code: number | null, signal: NodeJS.Signals | null, stdout: string, stderr: string, wall_ms: number }
+
+/** Run a process to its end (killed after `timeoutMs`, if given): exit code or signal, output, wall time. */
+export async function spawnCapture (cmd: string, args: string[], options: { env?: NodeJS.ProcessEnv, timeoutMs?: number } = {}): Promise<Spawned> {
   const started = performance.now()
-  const child = spawn(c, a, { env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(cmd, args, { env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d })
   child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
   const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), options.timeoutMs)
   try {
-    const [code] = await once(child, 'close') as [number | null]
-    const wall = performance.now() - started
-    if (!gnuTime) return { code, stdout, stderr, wall_ms: wall }
-    const kib = Number((await readFile(rssFile, 'utf8').catch(() => '')).trim().split('\n').at(-1))
-    return { code, stdout, stderr, wall_ms: wall, peak_rss_mib: Number.isFinite(kib) && kib > 0 ? round(kib / 1024) : undefined }
+    const [code, signal] = await once(child, 'close') as [number | null, NodeJS.Signals | null]
+    return { code, signal, stdout, stderr, wall_ms: performance.now() - started }
   } finally {
     clearTimeout(timer)
+  }
+}
+
+/**
+ * Run a process to its end: wall time, output and, when GNU time is present
+ * (/usr/bin/time), its peak RSS in MiB (undefined otherwise).
+ */
+export async function runMeasured (cmd: string, args: string[], options: { env?: NodeJS.ProcessEnv, work: string, timeoutMs?: number }): Promise<Spawned & { peak_rss_mib?: number }> {
+  const gnuTime = existsSync('/usr/bin/time')
+  const rssFile = join(options.work, `rss-${process.pid}-${Date.now()}.txt`)
+  const [c, a] = gnuTime ? ['/usr/bin/time', ['-f', '%M', '-o', rssFile, cmd, ...args]] : [cmd, args]
+  try {
+    const res = await spawnCapture(c, a, options)
+    if (!gnuTime) return res
+    const kib = Number((await readFile(rssFile, 'utf8').catch(() => '')).trim().split('\n').at(-1))
+    return { ...res, peak_rss_mib: Number.isFinite(kib) && kib > 0 ? round(kib / 1024) : undefined }
+  } finally {
     await rm(rssFile, { force: true })
   }
 }
 
 export async function curl (args: string[]): Promise<{ stdout: string, wall_ms: number }> {
-  const started = performance.now()
-  const child = spawn('curl', ['-sS', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  let err = ''
-  child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d })
-  child.stderr.setEncoding('utf8').on('data', (d: string) => { err += d })
-  const [code] = await once(child, 'close') as [number]
-  if (code !== 0) throw new Error(`curl ${args.join(' ')} failed (${code}): ${err}`)
-  return { stdout: out, wall_ms: performance.now() - started }
+  const res = await spawnCapture('curl', ['-sS', ...args])
+  if (res.code !== 0) throw new Error(`curl ${args.join(' ')} failed (${String(res.code)}): ${res.stderr}`)
+  return { stdout: res.stdout, wall_ms: res.wall_ms }
 }
 
 export async function httpBench (options: { cli: string, work: string, input: Input, runs: number, log: Log }): Promise<Record<string, unknown>> {

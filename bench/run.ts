@@ -28,7 +28,6 @@
  * directory first and every child and the CLI run from the copy, so a rebuild
  * of dist/ by someone else while the bench runs cannot mix two versions.
  */
-import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { createReadStream, createWriteStream } from 'node:fs'
 import { cp, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises'
@@ -38,8 +37,8 @@ import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { once } from 'node:events'
 import type { ChildResult, ChildSpec } from './child.js'
-import { calibrate, generateFile, httpBench, median, round, runMeasured, settle } from './http.js'
-import type { Input } from './http.js'
+import { calibrate, generateFile, httpBench, median, round, runMeasured, settle, spawnCapture } from './http.js'
+import type { Input, Spawned } from './http.js'
 import { netBench } from './net.js'
 import { verifyBench } from './verify.js'
 import { smallUploadsBench } from './small.js'
@@ -74,22 +73,9 @@ const log = (msg: string): void => { process.stderr.write(`[bench] ${msg}\n`) }
 
 // ------------------------------------------------------------------ helpers
 
-interface Spawned { code: number | null, signal: NodeJS.Signals | null, stdout: string, stderr: string, wall_ms: number }
-
+/** A child process run to its end, killed after CHILD_TIMEOUT_MS unless told otherwise. */
 async function run (cmd: string, args: string[], options: { env?: NodeJS.ProcessEnv, timeoutMs?: number } = {}): Promise<Spawned> {
-  const started = performance.now()
-  const child = spawn(cmd, args, { env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d })
-  child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
-  const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? CHILD_TIMEOUT_MS)
-  try {
-    const [code, signal] = await once(child, 'close') as [number | null, NodeJS.Signals | null]
-    return { code, signal, stdout, stderr, wall_ms: performance.now() - started }
-  } finally {
-    clearTimeout(timer)
-  }
+  return await spawnCapture(cmd, args, { ...options, timeoutMs: options.timeoutMs ?? CHILD_TIMEOUT_MS })
 }
 
 async function runChild (spec: ChildSpec): Promise<ChildResult> {
