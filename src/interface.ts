@@ -168,6 +168,10 @@ export interface NameSearchPage {
   next?: string
 }
 
+/** A name search's defaults: matches per page, and objects looked at per page (GET /list?q=). */
+export const NAME_SEARCH_LIMIT = 100
+export const NAME_SEARCH_SCAN = 10_000
+
 export interface NameSearchOptions {
   after?: string
   /** Matches per page (default 100). */

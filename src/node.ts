@@ -20,7 +20,7 @@ import type {
   AddResult, ConnectResult, ContentInfo, GcResult, HealthInfo, NameSearchOptions, NameSearchPage, NetworkInfo, NodeStats, OpenHashNode, OperationOptions, PinResult,
   PinStatus, ReadOptions, RmResult, UnpinResult, VerifyResult
 } from './interface.js'
-import { DEFAULT_PRIORITY, parsePriority } from './interface.js'
+import { DEFAULT_PRIORITY, NAME_SEARCH_LIMIT, NAME_SEARCH_SCAN, parsePriority } from './interface.js'
 import type { Network } from './net/network.js'
 import { PinQueue } from './net/pin-queue.js'
 import type { CreateTokenInput, IssuedToken, TokenInfo } from './auth/tokens.js'
@@ -29,10 +29,6 @@ import type { AuditEntry, AuditQuery } from './auth/audit.js'
 import { AuditLog } from './auth/audit.js'
 import type { Replicator } from './net/replicator.js'
 import type { ReplicaHolder } from './net/replica-holder.js'
-
-/** A name search's matches per page, and objects looked at per page (GET /list?q=). */
-const DEFAULT_SEARCH_LIMIT = 100
-const DEFAULT_SEARCH_SCAN = 10_000
 
 /** The package version (also the daemon's /health version). */
 export const VERSION: string = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')).version
@@ -174,8 +170,8 @@ export class LocalNode implements OpenHashNode {
   async searchNames (name: string, options: NameSearchOptions = {}): Promise<NameSearchPage> {
     const needle = name.toLowerCase()
     if (needle === '') throw new InvalidArgumentError('a name search needs a non-empty name')
-    const limit = options.limit ?? DEFAULT_SEARCH_LIMIT
-    const scan = options.scan ?? DEFAULT_SEARCH_SCAN
+    const limit = options.limit ?? NAME_SEARCH_LIMIT
+    const scan = options.scan ?? NAME_SEARCH_SCAN
     const items: ContentInfo[] = []
     let seen = 0
     let last: string | undefined

@@ -8,7 +8,6 @@
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import type { KadDHT } from '@libp2p/kad-dht'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { multiaddr } from '@multiformats/multiaddr'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Config } from '../config.js'
 import type { ConnectResult } from '../interface.js'
@@ -135,11 +134,8 @@ export class Network {
     return this.libp2p.getMultiaddrs().map(ma => ma.toString())
   }
 
-  /** Dial a peer by multiaddr (with /p2p/…); resolves once connected. */
-  async connect (addr: string, signal?: AbortSignal): Promise<string> {
-    const conn = await this.libp2p.dial(multiaddr(addr), { signal })
-    return conn.remotePeer.toString()
-  }
+  /** Dial a peer by multiaddr (with /p2p/…); resolves with its peer id once connected. */
+  async connect (addr: string, signal?: AbortSignal): Promise<string> { return (await this.dial(addr, signal)).peer_id }
 
   /** Dial `addr` for POST /network/connect (dial.ts). */
   async dial (addr: string, signal?: AbortSignal): Promise<ConnectResult> { return await dialPeer(this.libp2p, addr, signal) }

@@ -2,6 +2,7 @@
 import { parseHash } from '../../format/hash.js'
 import { InvalidArgumentError } from '../../errors.js'
 import type { ContentInfo } from '../../interface.js'
+import { NAME_SEARCH_LIMIT, NAME_SEARCH_SCAN } from '../../interface.js'
 import type { C } from '../route.js'
 import { Routes, signalOf } from '../route.js'
 
@@ -18,11 +19,6 @@ function intParam (c: C, name: string, min: number, max: number): number | undef
   return Number(raw)
 }
 
-/** Matches per page of `GET /list?q=` without `limit`. */
-const SEARCH_PAGE = 100
-/** Objects a `GET /list?q=` page looks at, at most (ApiOptions.listScanLimit). */
-export const DEFAULT_LIST_SCAN = 10_000
-
 /**
  * GET /list?q=: objects whose filename contains `q` (case-insensitive), in
  * hash order, over the whole store. Each page looks at no more than
@@ -32,10 +28,10 @@ export const DEFAULT_LIST_SCAN = 10_000
 async function nameSearch (c: C, q: string): Promise<Response> {
   if (q.length > 256) throw new InvalidArgumentError(`query parameter q must be at most 256 characters, got ${q.length}`)
   if (c.req.query('offset') !== undefined) throw new InvalidArgumentError('offset cannot be combined with q: follow the Link header')
-  const limit = intParam(c, 'limit', 1, 100_000) ?? SEARCH_PAGE
+  const limit = intParam(c, 'limit', 1, 100_000) ?? NAME_SEARCH_LIMIT
   const afterRaw = c.req.query('after')
   const after = afterRaw === undefined || afterRaw === '' ? undefined : parseHash(afterRaw)
-  const page = await c.var.deps.node.searchNames(q, { after, limit, scan: c.var.deps.options.listScanLimit ?? DEFAULT_LIST_SCAN, signal: signalOf(c) })
+  const page = await c.var.deps.node.searchNames(q, { after, limit, scan: c.var.deps.options.listScanLimit ?? NAME_SEARCH_SCAN, signal: signalOf(c) })
   if (page.next !== undefined) c.header('Link', `</list?q=${encodeURIComponent(q)}&after=${page.next}&limit=${limit}>; rel="next"`)
   return c.json(page.items.map(infoBody))
 }
